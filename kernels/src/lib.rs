@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 pub mod kernel;
 mod sys;
 
-pub use kernel::{TcpPath, UdpPath, UdpOptions};
+pub use kernel::{TcpEchoReflector, TcpPath, UdpOptions, UdpPath};
 
 /// Which datapath moved the bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
