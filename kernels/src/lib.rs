@@ -175,7 +175,9 @@ pub enum DatapathError {
     #[error("send failed")]
     Send(#[source] io::Error),
     /// The send buffer stayed full for longer than the bounded retry.
-    #[error("send buffer stayed full for {0:?}: the peer or the path is not draining; lower the rate")]
+    #[error(
+        "send buffer stayed full for {0:?}: the peer or the path is not draining; lower the rate"
+    )]
     SendStalled(Duration),
     /// `recv` failed.
     #[error("receive failed")]

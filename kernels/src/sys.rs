@@ -33,7 +33,8 @@ pub(crate) fn getsockopt_int(fd: RawFd, level: i32, name: i32) -> io::Result<i32
     let mut value: i32 = 0;
     let mut len = mem::size_of::<i32>() as libc::socklen_t;
     // SAFETY: `value` and `len` are valid for writes and `len` holds the buffer size.
-    let rc = unsafe { libc::getsockopt(fd, level, name, (&mut value as *mut i32).cast(), &mut len) };
+    let rc =
+        unsafe { libc::getsockopt(fd, level, name, (&mut value as *mut i32).cast(), &mut len) };
     if rc == 0 {
         Ok(value)
     } else {
@@ -96,8 +97,7 @@ pub(crate) fn recvmsg_nonblocking(fd: RawFd, buf: &mut [u8]) -> io::Result<Optio
                     // struct scm_timestamping { struct timespec ts[3]; }: ts[0] is software.
                     let ts: libc::timespec = std::ptr::read_unaligned(data.cast());
                     if ts.tv_sec != 0 || ts.tv_nsec != 0 {
-                        out.rx_unix_ns =
-                            Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64);
+                        out.rx_unix_ns = Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64);
                     }
                 }
                 (libc::IPPROTO_IP, libc::IP_TTL) | (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => {

@@ -247,14 +247,18 @@ pub fn tsc_invariant() -> bool {
     // Some hypervisors hide the CPUID bit but the kernel still reports both flags.
     std::fs::read_to_string("/proc/cpuinfo")
         .map(|s| {
-            s.lines()
-                .find(|l| l.starts_with("flags"))
-                .is_some_and(|l| {
-                    let f: Vec<&str> = l.split_whitespace().collect();
-                    f.contains(&"constant_tsc") && f.contains(&"nonstop_tsc")
-                })
+            s.lines().find(|l| l.starts_with("flags")).is_some_and(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.contains(&"constant_tsc") && f.contains(&"nonstop_tsc")
+            })
         })
         .unwrap_or(false)
+}
+
+/// Wall-clock time now (`CLOCK_REALTIME`), ns since the Unix epoch: what STAMP timestamps carry.
+#[inline(always)]
+pub fn wall_ns() -> u64 {
+    sys::clock_ns(libc::CLOCK_REALTIME)
 }
 
 #[cfg(test)]
@@ -272,7 +276,10 @@ mod tests {
         let ours = c.elapsed_ns(t0, t1) as f64;
         let raw = (r1 - r0) as f64;
         // Within 0.1% plus the two reads' skew.
-        assert!((ours - raw).abs() < raw * 1e-3 + 20_000.0, "ours {ours} raw {raw}");
+        assert!(
+            (ours - raw).abs() < raw * 1e-3 + 20_000.0,
+            "ours {ours} raw {raw}"
+        );
     }
 
     #[test]
@@ -280,7 +287,10 @@ mod tests {
         let c = Clock::best();
         for ns in [0u64, 1_000, 1_000_000, 3_600_000_000_000] {
             let back = c.delta_ns(c.ns_to_ticks(ns));
-            assert!(back.abs_diff(ns) <= 1 + ns / 1_000_000_000, "{ns} -> {back}");
+            assert!(
+                back.abs_diff(ns) <= 1 + ns / 1_000_000_000,
+                "{ns} -> {back}"
+            );
         }
     }
 
@@ -295,7 +305,10 @@ mod tests {
     #[test]
     fn info_is_plausible() {
         let info = Clock::best().info();
-        assert!(info.read_cost_ns > 0.0 && info.read_cost_ns < 10_000.0, "{info:?}");
+        assert!(
+            info.read_cost_ns > 0.0 && info.read_cost_ns < 10_000.0,
+            "{info:?}"
+        );
         assert!(info.resolution_ns > 0.0, "{info:?}");
         if info.source == ClockSource::Tsc {
             let hz = info.tsc_hz.unwrap();
@@ -303,10 +316,4 @@ mod tests {
             assert!(info.calibration_error_ppm.unwrap() < 10_000.0, "{info:?}");
         }
     }
-}
-
-/// Wall-clock time now (`CLOCK_REALTIME`), ns since the Unix epoch: what STAMP timestamps carry.
-#[inline(always)]
-pub fn wall_ns() -> u64 {
-    sys::clock_ns(libc::CLOCK_REALTIME)
 }

@@ -147,7 +147,9 @@ pub fn run_tcp_echo(
         }
         iters = iters.wrapping_add(1);
         if iters % 1024 == 0 {
-            if stop.load(Ordering::Relaxed) || cfg.max_duration.is_some_and(|d| started.elapsed() >= d) {
+            if stop.load(Ordering::Relaxed)
+                || cfg.max_duration.is_some_and(|d| started.elapsed() >= d)
+            {
                 return Ok(());
             }
             if n == 0 && last.elapsed() >= cfg.idle_spin {

@@ -228,7 +228,13 @@ struct Welford {
 
 impl Welford {
     fn new() -> Self {
-        Welford { n: 0, mean: 0.0, m2: 0.0, min: i64::MAX, max: i64::MIN }
+        Welford {
+            n: 0,
+            mean: 0.0,
+            m2: 0.0,
+            min: i64::MAX,
+            max: i64::MIN,
+        }
     }
     fn push(&mut self, x: i64) {
         self.n += 1;
@@ -244,7 +250,11 @@ impl Welford {
             min: self.min,
             max: self.max,
             mean: self.mean,
-            stddev: if self.n > 1 { (self.m2 / (self.n - 1) as f64).sqrt() } else { 0.0 },
+            stddev: if self.n > 1 {
+                (self.m2 / (self.n - 1) as f64).sqrt()
+            } else {
+                0.0
+            },
         })
     }
 }
@@ -270,7 +280,9 @@ pub fn run<D: Datapath + ?Sized>(
     }
     if let Some(r) = cfg.schedule.rate_hz() {
         if !(r.is_finite() && r > 0.0) {
-            return Err(ProbeError::Config(format!("rate must be a positive number, not {r}")));
+            return Err(ProbeError::Config(format!(
+                "rate must be a positive number, not {r}"
+            )));
         }
     }
     let open = cfg.schedule != Schedule::Closed;
@@ -339,13 +351,19 @@ pub fn run<D: Datapath + ?Sized>(
 
         // Send.
         if sending {
-            let due = if open { now >= next_intended } else { next_seq == oldest };
+            let due = if open {
+                now >= next_intended
+            } else {
+                next_seq == oldest
+            };
             if due {
                 let seq = next_seq;
                 if measured(seq) && measure_start.is_none() {
                     let t = if open { next_intended } else { now };
                     measure_start = Some(t);
-                    measure_end = cfg.duration.map(|d| t + clock.ns_to_ticks(d.as_nanos() as u64));
+                    measure_end = cfg
+                        .duration
+                        .map(|d| t + clock.ns_to_ticks(d.as_nanos() as u64));
                 }
                 let over_count = cfg.count.is_some_and(|n| seq >= cfg.warmup + n);
                 let intended = if open { next_intended } else { now };
@@ -377,12 +395,20 @@ pub fn run<D: Datapath + ?Sized>(
                             if e.kind() == std::io::ErrorKind::ConnectionRefused =>
                         {
                             if !any_reply {
-                                return Err(ProbeError::Refused { target: target.to_string() });
+                                return Err(ProbeError::Refused {
+                                    target: target.to_string(),
+                                });
                             }
                         }
                         Err(e) => return Err(e.into()),
                     }
-                    *slot = Slot { seq, intended, sent: sent_at, wall_sent_ns: wall, state: OUTSTANDING };
+                    *slot = Slot {
+                        seq,
+                        intended,
+                        sent: sent_at,
+                        wall_sent_ns: wall,
+                        state: OUTSTANDING,
+                    };
                     if measured(seq) {
                         c.sent += 1;
                     }
@@ -399,20 +425,30 @@ pub fn run<D: Datapath + ?Sized>(
             let r = match dp.try_recv(&mut rx) {
                 Ok(Some(r)) => r,
                 Ok(None) => break,
-                Err(DatapathError::Recv(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                Err(DatapathError::Recv(e))
+                    if e.kind() == std::io::ErrorKind::ConnectionRefused =>
+                {
                     if !any_reply {
-                        return Err(ProbeError::Refused { target: target.to_string() });
+                        return Err(ProbeError::Refused {
+                            target: target.to_string(),
+                        });
                     }
                     continue;
                 }
                 Err(e) => return Err(e.into()),
             };
             let t4 = clock.now();
-            let wall_rx = if stamp || r.kernel_rx_unix_ns.is_some() { wall_ns() } else { 0 };
+            let wall_rx = if stamp || r.kernel_rx_unix_ns.is_some() {
+                wall_ns()
+            } else {
+                0
+            };
             let msg = &rx[..r.len];
             let (seq32, t2t3) = if stamp {
                 match ReflectorPacket::decode(msg) {
-                    Ok(p) if p.ssid == cfg.ssid => (p.sender_seq, Some((p.receive_timestamp, p.timestamp))),
+                    Ok(p) if p.ssid == cfg.ssid => {
+                        (p.sender_seq, Some((p.receive_timestamp, p.timestamp)))
+                    }
                     _ => {
                         c.malformed += 1;
                         continue;
@@ -475,13 +511,19 @@ pub fn run<D: Datapath + ?Sized>(
             if let Some((t2, t3)) = t2t3 {
                 let res = t3.diff_ns(t2).max(0) as u64;
                 record_ns(residence.as_mut().expect("stamp"), res);
-                record_ns(network.as_mut().expect("stamp"), actual_ns.saturating_sub(res));
+                record_ns(
+                    network.as_mut().expect("stamp"),
+                    actual_ns.saturating_sub(res),
+                );
                 let t1 = NtpTimestamp::from_unix_ns(slot.wall_sent_ns);
                 let t4w = NtpTimestamp::from_unix_ns(wall_rx);
                 offset.push((t2.diff_ns(t1) + t3.diff_ns(t4w)) / 2);
             }
             if let Some(k) = r.kernel_rx_unix_ns {
-                record_ns(rx_stack.get_or_insert_with(new_histogram), wall_rx.saturating_sub(k));
+                record_ns(
+                    rx_stack.get_or_insert_with(new_histogram),
+                    wall_rx.saturating_sub(k),
+                );
             }
         }
 

@@ -20,11 +20,18 @@ use serde::{Deserialize, Serialize};
 
 /// Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -68,18 +75,31 @@ impl RunDir {
     /// numeric suffix if that already exists).
     pub fn create(root: &Path, kind: &str) -> io::Result<RunDir> {
         fs::create_dir_all(root).map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot create results directory {}: {e}", root.display()))
+            io::Error::new(
+                e.kind(),
+                format!("cannot create results directory {}: {e}", root.display()),
+            )
         })?;
         let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
             .to_string()
             .replace(['-', ':'], "");
         let host: String = hostname()
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let base = format!("{stamp}-{kind}-{host}");
         for n in 0..1000 {
-            let id = if n == 0 { base.clone() } else { format!("{base}.{n}") };
+            let id = if n == 0 {
+                base.clone()
+            } else {
+                format!("{base}.{n}")
+            };
             let path = root.join(&id);
             match fs::create_dir(&path) {
                 Ok(()) => return Ok(RunDir { path, id }),
@@ -92,7 +112,10 @@ impl RunDir {
                 }
             }
         }
-        Err(io::Error::new(io::ErrorKind::AlreadyExists, "too many runs with the same id this second"))
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "too many runs with the same id this second",
+        ))
     }
 
     /// Opens an existing run directory.
@@ -100,14 +123,20 @@ impl RunDir {
         if !path.join("manifest.json").is_file() {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
-                format!("{} is not a latlab run directory (no manifest.json)", path.display()),
+                format!(
+                    "{} is not a latlab run directory (no manifest.json)",
+                    path.display()
+                ),
             ));
         }
         let id = path
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        Ok(RunDir { path: path.to_path_buf(), id })
+        Ok(RunDir {
+            path: path.to_path_buf(),
+            id,
+        })
     }
 
     /// The directory.
@@ -147,7 +176,10 @@ mod tests {
         write_json(&p, &serde_json::json!({"x": 2})).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
         assert_eq!(v["x"], 2);
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "{names:?}");
     }
 

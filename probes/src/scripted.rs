@@ -85,8 +85,10 @@ impl Datapath for Scripted {
                     sender_ttl: 64,
                     reflector_seq: None,
                 };
-                if stamp::reflect(msg, &mut reply, &params, || NtpTimestamp::from_unix_ns(wall_ns()))
-                    .is_err()
+                if stamp::reflect(msg, &mut reply, &params, || {
+                    NtpTimestamp::from_unix_ns(wall_ns())
+                })
+                .is_err()
                 {
                     return Ok(());
                 }

@@ -346,7 +346,12 @@ pub fn reflect(
 
 impl fmt::Display for NtpTimestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:09}", self.seconds, (u64::from(self.fraction) * 1_000_000_000) >> 32)
+        write!(
+            f,
+            "{}.{:09}",
+            self.seconds,
+            (u64::from(self.fraction) * 1_000_000_000) >> 32
+        )
     }
 }
 
@@ -478,7 +483,11 @@ mod tests {
     #[test]
     fn error_estimate_from_seconds() {
         let e = ErrorEstimate::from_seconds(1e-6, false);
-        assert!(e.seconds() >= 1e-6 && e.seconds() < 1.01e-6, "{e:?} {}", e.seconds());
+        assert!(
+            e.seconds() >= 1e-6 && e.seconds() < 1.01e-6,
+            "{e:?} {}",
+            e.seconds()
+        );
         let e = ErrorEstimate::from_seconds(0.0, true);
         assert_eq!((e.multiplier, e.scale, e.synchronized), (1, 0, true));
         let e = ErrorEstimate::from_seconds(10.0, false);

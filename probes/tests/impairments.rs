@@ -11,8 +11,15 @@ use latlab_probes::Clock;
 fn run(cfg: &RttConfig, script: Vec<(u32, Fate)>) -> rtt::Counters {
     let clock = Clock::best();
     let mut dp = Scripted::new(cfg.reply, script);
-    let out = rtt::run(&mut dp, &clock, cfg, "scripted", &AtomicBool::new(false), &Live::default())
-        .expect("probe runs");
+    let out = rtt::run(
+        &mut dp,
+        &clock,
+        cfg,
+        "scripted",
+        &AtomicBool::new(false),
+        &Live::default(),
+    )
+    .expect("probe runs");
     assert!(!out.interrupted);
     assert_eq!(out.rtt.total().len(), out.counters.received);
     out.counters
@@ -65,7 +72,11 @@ fn closed_loop_loss_and_late_replies() {
     };
     let c = run(
         &cfg,
-        vec![(5, Fate::Drop), (6, Fate::Delay(Duration::from_millis(8))), (100, Fate::Drop)],
+        vec![
+            (5, Fate::Drop),
+            (6, Fate::Delay(Duration::from_millis(8))),
+            (100, Fate::Drop),
+        ],
     );
     assert_eq!((c.sent, c.received, c.lost), (200, 197, 3), "{c:?}");
     // The delayed reply to 6 arrives during a later probe and is counted late, not reordered.
@@ -84,8 +95,15 @@ fn a_silent_target_is_an_error_after_the_give_up_time() {
     // Drop everything the probe can send before it gives up.
     let mut dp = Scripted::new(ReplyFormat::Stamp, (0..100_000).map(|s| (s, Fate::Drop)));
     let t = std::time::Instant::now();
-    let err = rtt::run(&mut dp, &clock, &cfg, "192.0.2.1:862", &AtomicBool::new(false), &Live::default())
-        .unwrap_err();
+    let err = rtt::run(
+        &mut dp,
+        &clock,
+        &cfg,
+        "192.0.2.1:862",
+        &AtomicBool::new(false),
+        &Live::default(),
+    )
+    .unwrap_err();
     assert!(t.elapsed() < Duration::from_secs(5));
     let msg = err.to_string();
     assert!(msg.contains("no reply from 192.0.2.1:862"), "{msg}");
@@ -118,10 +136,36 @@ fn stop_flag_ends_the_probe_and_marks_it_interrupted() {
 fn configuration_errors_are_reported() {
     let clock = Clock::best();
     let mut dp = Scripted::new(ReplyFormat::Stamp, []);
-    let small = RttConfig { size: 20, ..RttConfig::default() };
-    let err = rtt::run(&mut dp, &clock, &small, "x", &AtomicBool::new(false), &Live::default());
-    assert!(err.unwrap_err().to_string().contains("below the STAMP packet"));
-    let bad_rate = RttConfig { schedule: Schedule::Constant { rate_hz: 0.0 }, ..RttConfig::default() };
-    let err = rtt::run(&mut dp, &clock, &bad_rate, "x", &AtomicBool::new(false), &Live::default());
-    assert!(err.unwrap_err().to_string().contains("rate must be a positive number"));
+    let small = RttConfig {
+        size: 20,
+        ..RttConfig::default()
+    };
+    let err = rtt::run(
+        &mut dp,
+        &clock,
+        &small,
+        "x",
+        &AtomicBool::new(false),
+        &Live::default(),
+    );
+    assert!(err
+        .unwrap_err()
+        .to_string()
+        .contains("below the STAMP packet"));
+    let bad_rate = RttConfig {
+        schedule: Schedule::Constant { rate_hz: 0.0 },
+        ..RttConfig::default()
+    };
+    let err = rtt::run(
+        &mut dp,
+        &clock,
+        &bad_rate,
+        "x",
+        &AtomicBool::new(false),
+        &Live::default(),
+    );
+    assert!(err
+        .unwrap_err()
+        .to_string()
+        .contains("rate must be a positive number"));
 }

@@ -206,7 +206,12 @@ impl Topology {
     }
 
     /// Builds the [`Placement`] record for a probe/reflector pair.
-    pub fn placement(&self, probe: Option<usize>, reflector: Option<usize>, pinned: bool) -> Placement {
+    pub fn placement(
+        &self,
+        probe: Option<usize>,
+        reflector: Option<usize>,
+        pinned: bool,
+    ) -> Placement {
         Placement {
             probe_cpu: probe,
             reflector_cpu: reflector,

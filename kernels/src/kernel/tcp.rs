@@ -35,7 +35,8 @@ impl TcpPath {
                 source,
             }
         })?;
-        let opt = |option: &'static str| move |source| DatapathError::SocketOption { option, source };
+        let opt =
+            |option: &'static str| move |source| DatapathError::SocketOption { option, source };
         stream.set_nodelay(true).map_err(opt("TCP_NODELAY"))?;
         stream.set_nonblocking(true).map_err(opt("O_NONBLOCK"))?;
         let busy_poll_us = match busy_poll_us {
@@ -62,7 +63,10 @@ impl Datapath for TcpPath {
             busy_poll_us: self.busy_poll_us,
             spin: true,
             kernel_rx_timestamps: false,
-            notes: vec![format!("messages framed by size: {} bytes each", self.msg_len)],
+            notes: vec![format!(
+                "messages framed by size: {} bytes each",
+                self.msg_len
+            )],
         }
     }
 
@@ -113,7 +117,10 @@ pub struct TcpEchoReflector {
 
 impl TcpEchoReflector {
     /// Binds and listens on `addr`.
-    pub fn bind(addr: SocketAddr, max_connections: usize) -> Result<TcpEchoReflector, DatapathError> {
+    pub fn bind(
+        addr: SocketAddr,
+        max_connections: usize,
+    ) -> Result<TcpEchoReflector, DatapathError> {
         let listener = TcpListener::bind(addr).map_err(|e| DatapathError::bind("tcp", addr, e))?;
         listener
             .set_nonblocking(true)
@@ -200,7 +207,10 @@ impl TcpEchoReflector {
 }
 
 fn would_block(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
 }
 
 fn write_all_spinning(stream: &mut TcpStream, mut msg: &[u8]) -> Result<(), DatapathError> {
@@ -216,7 +226,9 @@ fn write_all_spinning(stream: &mut TcpStream, mut msg: &[u8]) -> Result<(), Data
                 }
                 std::hint::spin_loop();
             }
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Err(DatapathError::PeerClosed),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                return Err(DatapathError::PeerClosed)
+            }
             Err(e) => return Err(DatapathError::Send(e)),
         }
     }
@@ -260,8 +272,14 @@ mod tests {
     #[test]
     fn refused_connection_is_a_clear_error() {
         // Bind then drop to find a port that is very likely closed.
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
         let err = TcpPath::connect(port, 8, Duration::from_secs(1), None).unwrap_err();
-        assert!(err.to_string().contains("is a reflector listening there"), "{err}");
+        assert!(
+            err.to_string().contains("is a reflector listening there"),
+            "{err}"
+        );
     }
 }

@@ -49,11 +49,13 @@ impl UdpPath {
             SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
         });
         let socket = UdpSocket::bind(local).map_err(|e| DatapathError::bind("udp", local, e))?;
-        socket.connect(peer).map_err(|source| DatapathError::Connect {
-            proto: "udp",
-            addr: peer,
-            source,
-        })?;
+        socket
+            .connect(peer)
+            .map_err(|source| DatapathError::Connect {
+                proto: "udp",
+                addr: peer,
+                source,
+            })?;
         Self::configure(socket, Some(peer), opts)
     }
 
@@ -79,7 +81,9 @@ impl UdpPath {
             let flags = libc::SOF_TIMESTAMPING_RX_SOFTWARE | libc::SOF_TIMESTAMPING_SOFTWARE;
             match sys::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPING, flags as i32) {
                 Ok(()) => timestamps = true,
-                Err(e) => notes.push(format!("SO_TIMESTAMPING refused ({e}); no kernel RX timestamps")),
+                Err(e) => notes.push(format!(
+                    "SO_TIMESTAMPING refused ({e}); no kernel RX timestamps"
+                )),
             }
         }
         let mut ttl = false;
@@ -140,7 +144,12 @@ impl UdpPath {
         };
         match result {
             Ok(r) => Ok(Some(r)),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
                 Ok(None)
             }
             // A previous datagram was answered by ICMP port-unreachable: report it as a
@@ -158,7 +167,12 @@ impl UdpPath {
             };
             match r {
                 Ok(_) => return Ok(()),
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) =>
+                {
                     let t = *started.get_or_insert_with(Instant::now);
                     if t.elapsed() > SEND_STALL_LIMIT {
                         return Err(DatapathError::SendStalled(SEND_STALL_LIMIT));

@@ -1,0 +1,319 @@
+//! `latlab lab`: measure this machine in one command.
+//!
+//! The plan: calibrate the clock; start a reflector pinned to one core; probe it from another
+//! over kernel UDP (closed loop, then Poisson open loop at two rates) and kernel TCP (closed,
+//! then Poisson); write everything into one run directory and print one table.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use latlab_kernels::{Datapath, TcpEchoReflector, TcpPath, UdpOptions, UdpPath};
+use latlab_probes::clock::{ClockInfo, ClockSource};
+use latlab_probes::reflector::{self, ReflectorConfig, ReflectorCounters};
+use latlab_probes::rtt::{ReplyFormat, RttConfig, Schedule};
+use latlab_probes::RunStatus;
+use latlab_topology::{Placement, Topology};
+use serde_json::json;
+
+use crate::cli::{LabArgs, Proto};
+use crate::context::RunContext;
+use crate::measure::{self, ProbeSpec};
+use crate::{output, STOP};
+
+struct Step {
+    name: &'static str,
+    proto: Proto,
+    schedule: Schedule,
+}
+
+fn plan() -> Vec<Step> {
+    let poisson = |rate_hz| Schedule::Poisson { rate_hz, seed: 1 };
+    vec![
+        Step {
+            name: "udp-closed",
+            proto: Proto::Udp,
+            schedule: Schedule::Closed,
+        },
+        Step {
+            name: "udp-poisson-10k",
+            proto: Proto::Udp,
+            schedule: poisson(10_000.0),
+        },
+        Step {
+            name: "udp-poisson-50k",
+            proto: Proto::Udp,
+            schedule: poisson(50_000.0),
+        },
+        Step {
+            name: "tcp-closed",
+            proto: Proto::Tcp,
+            schedule: Schedule::Closed,
+        },
+        Step {
+            name: "tcp-poisson-10k",
+            proto: Proto::Tcp,
+            schedule: poisson(10_000.0),
+        },
+    ]
+}
+
+pub fn run(a: &LabArgs) -> Result<()> {
+    let topo = Topology::detect();
+    let (probe_cpu, refl_cpu) = if a.no_pin {
+        (None, None)
+    } else if let (Some(p), Some(r)) = (a.probe_cpu, a.reflector_cpu) {
+        (Some(p), Some(r))
+    } else {
+        let (p, r) = topo.local_pair();
+        (Some(p), Some(r))
+    };
+    let placement = topo.placement(probe_cpu, refl_cpu, !a.no_pin);
+    let per_probe = a.probe_duration.unwrap_or(if a.quick {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_secs(3)
+    });
+    let warmup = if a.quick { 500 } else { 2000 };
+    let steps = plan();
+    let config = json!({
+        "probe_duration_s": per_probe.as_secs_f64(),
+        "warmup": warmup,
+        "size_bytes": 44,
+        "timeout_s": 0.2,
+        "target": "127.0.0.1 (in-process reflector)",
+        "probes": steps.iter().map(|s| json!({
+            "name": s.name, "proto": format!("{:?}", s.proto).to_lowercase(),
+            "schedule": s.schedule.name(), "rate_hz": s.schedule.rate_hz(),
+        })).collect::<Vec<_>>(),
+    });
+    let mut ctx = RunContext::start(&a.output.out, "lab", "lab", placement.clone(), config)?;
+    let show = output::interactive(a.output.json);
+    if !a.output.json {
+        print!("{}", clock_table(&ctx.clock_info, &placement, &topo));
+        if placement.relation == Some(latlab_topology::Relation::SameCpu) {
+            eprintln!("warning: one CPU only: probe and reflector share it, so RTTs include scheduling delays");
+        }
+        println!();
+    }
+
+    let mut failures = Vec::new();
+    for proto in [Proto::Udp, Proto::Tcp] {
+        if STOP.load(Ordering::SeqCst) {
+            break;
+        }
+        let mine: Vec<&Step> = steps.iter().filter(|s| s.proto == proto).collect();
+        let result = with_reflector(proto, refl_cpu, |target| {
+            for step in &mine {
+                if STOP.load(Ordering::SeqCst) {
+                    break;
+                }
+                let cfg = RttConfig {
+                    count: None,
+                    duration: Some(per_probe),
+                    warmup,
+                    schedule: step.schedule,
+                    timeout: Duration::from_millis(200),
+                    reply: if proto == Proto::Udp {
+                        ReplyFormat::Stamp
+                    } else {
+                        ReplyFormat::Echo
+                    },
+                    ssid: 1,
+                    ..RttConfig::default()
+                };
+                let dp: Box<dyn Datapath + Send> = match proto {
+                    Proto::Udp => Box::new(UdpPath::connect(target, None, UdpOptions::default())?),
+                    Proto::Tcp => Box::new(TcpPath::connect(
+                        target,
+                        cfg.size,
+                        Duration::from_secs(2),
+                        None,
+                    )?),
+                };
+                let spec = ProbeSpec {
+                    name: step.name.to_string(),
+                    target: target.to_string(),
+                    proto: if proto == Proto::Udp { "udp" } else { "tcp" },
+                    cfg,
+                    cpu: probe_cpu,
+                    placement: placement.clone(),
+                };
+                match measure::run_probe(dp, &ctx.clock, &spec, &ctx.dir, &STOP, show) {
+                    Ok(s) => {
+                        ctx.summary.probes.push(s);
+                        ctx.save_summary()?;
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        failures.push(format!("{}: {e:#}", step.name));
+                    }
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            eprintln!("error: {e:#}");
+            failures.push(format!("{proto:?} reflector: {e:#}"));
+        }
+    }
+
+    let status = if STOP.load(Ordering::SeqCst) || !failures.is_empty() {
+        RunStatus::Partial
+    } else {
+        RunStatus::Complete
+    };
+    ctx.finish(status)?;
+    if a.output.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "run_dir": ctx.dir.path(), "status": status, "clock": ctx.clock_info,
+                "placement": placement, "probes": ctx.summary.probes, "failures": failures,
+            }))?
+        );
+    } else {
+        print!("{}", measure::results_table(&ctx.summary.probes));
+        println!("\nRTT is t4 - t1 on the probe's clock; open-loop rows count from each probe's intended send time.");
+        println!(
+            "net = RTT minus the reflector's residence (t3 - t2). Full statistics: summary.json."
+        );
+        if status == RunStatus::Partial {
+            println!(
+                "status: partial ({})",
+                if failures.is_empty() {
+                    "interrupted".to_string()
+                } else {
+                    failures.join("; ")
+                }
+            );
+        }
+        println!("results: {}", ctx.dir.path().display());
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("{} of {} probes failed", failures.len(), steps.len())
+    }
+}
+
+/// Runs `body` with an in-process reflector for `proto` on 127.0.0.1, pinned to `cpu`.
+fn with_reflector(
+    proto: Proto,
+    cpu: Option<usize>,
+    body: impl FnOnce(SocketAddr) -> Result<()>,
+) -> Result<()> {
+    let any: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
+    let stop = AtomicBool::new(false);
+    let counters = ReflectorCounters::default();
+    let cfg = ReflectorConfig::default();
+    enum Served {
+        Udp(UdpPath),
+        Tcp(TcpEchoReflector),
+    }
+    let (served, addr) = match proto {
+        Proto::Udp => {
+            let p = UdpPath::bind(
+                any,
+                UdpOptions {
+                    recv_ttl: true,
+                    ..UdpOptions::default()
+                },
+            )?;
+            let addr = p.local_addr()?;
+            (Served::Udp(p), addr)
+        }
+        Proto::Tcp => {
+            let e = TcpEchoReflector::bind(any, 8)?;
+            let addr = e.local_addr()?;
+            (Served::Tcp(e), addr)
+        }
+    };
+    let (stop_ref, counters_ref, cfg_ref) = (&stop, &counters, &cfg);
+    std::thread::scope(|s| {
+        let h = s.spawn(move || -> Result<()> {
+            if let Some(c) = cpu {
+                if let Err(e) = latlab_topology::pin_current_thread(c) {
+                    eprintln!("warning: {e}; reflector runs unpinned");
+                }
+            }
+            match served {
+                Served::Udp(mut p) => {
+                    reflector::run_stamp(&mut p, cfg_ref, stop_ref, counters_ref)?
+                }
+                Served::Tcp(mut e) => {
+                    reflector::run_tcp_echo(&mut e, cfg_ref, stop_ref, counters_ref)?
+                }
+            }
+            Ok(())
+        });
+        let r = body(addr);
+        stop.store(true, Ordering::SeqCst);
+        let refl = h
+            .join()
+            .expect("reflector thread does not panic")
+            .context("in-process reflector");
+        r.and(refl)
+    })
+}
+
+fn clock_table(c: &ClockInfo, p: &Placement, topo: &Topology) -> String {
+    let mut t = output::Table::new(&["machine", ""]);
+    let source = match c.source {
+        ClockSource::Tsc => format!(
+            "TSC (invariant) at {:.3} GHz, calibrated against CLOCK_MONOTONIC_RAW to ±{:.2} ppm",
+            c.tsc_hz.unwrap_or(0.0) / 1e9,
+            c.calibration_error_ppm.unwrap_or(0.0)
+        ),
+        ClockSource::MonotonicRaw => format!(
+            "CLOCK_MONOTONIC_RAW{}",
+            if c.tsc_invariant {
+                ""
+            } else {
+                " (no invariant TSC)"
+            }
+        ),
+    };
+    t.row(vec!["clock".into(), source]);
+    t.row(vec![
+        "clock read".into(),
+        format!(
+            "{} per read, resolution {}, smallest step seen {}",
+            output::human_ns(c.read_cost_ns),
+            output::human_ns(c.resolution_ns),
+            output::human_ns(c.min_step_ns)
+        ),
+    ]);
+    t.row(vec![
+        "kernel clocksource".into(),
+        c.kernel_clocksource
+            .clone()
+            .unwrap_or_else(|| "unknown".into()),
+    ]);
+    t.row(vec![
+        "cpus".into(),
+        format!(
+            "{} online ({}), {} NUMA node(s)",
+            topo.cpus.len(),
+            topo.online_list(),
+            topo.numa_nodes
+        ),
+    ]);
+    t.row(vec![
+        "placement".into(),
+        match (p.probe_cpu, p.reflector_cpu) {
+            (Some(a), Some(b)) => format!(
+                "probe on cpu {a}, reflector on cpu {b} ({}), both busy-polling",
+                p.relation
+                    .map(|r| serde_json::to_value(r)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default())
+                    .unwrap_or_default()
+            ),
+            _ => "unpinned (--no-pin): results include scheduler placement".into(),
+        },
+    ]);
+    t.render()
+}
