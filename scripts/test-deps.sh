@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what latlab's tests need beyond the Rust toolchain, when it is missing:
+#   iproute2, ethtool   network namespaces and veth pairs for multi-host tests
+#   tshark              decodes captured STAMP packets (as TWAMP-Test)
+#   sockperf            the peer tool benchmarks compare against
+#   libhdrhistogram-java + a JRE   the Java HdrHistogram reader of .hlog files
+#   python3 hdrhistogram, scapy    the Python .hlog reader and scapy's STAMP layer
+# Needs root for apt-get; without root it says what is missing and goes on (tests that need
+# a missing tool then skip with the reason, or fail under LATLAB_REQUIRE_TOOLS=1).
+set -uo pipefail
+
+need_apt=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have ip || need_apt+=(iproute2)
+have ethtool || need_apt+=(ethtool)
+have tshark || need_apt+=(tshark)
+have sockperf || need_apt+=(sockperf)
+have java || need_apt+=(default-jre-headless)
+[ -e /usr/share/java/HdrHistogram.jar ] || need_apt+=(libhdrhistogram-java)
+have python3 || need_apt+=(python3 python3-pip)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "test-deps: installing ${need_apt[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # tshark asks whether non-root users may capture; answer no without a prompt.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null \
+      || echo "test-deps: apt-get failed; tests needing ${need_apt[*]} will skip or fail"
+  else
+    echo "test-deps: not root, cannot install ${need_apt[*]}"
+  fi
+fi
+
+if have python3; then
+  missing_py=()
+  python3 -c 'import hdrh' 2>/dev/null || missing_py+=(hdrhistogram)
+  python3 -c 'import scapy' 2>/dev/null || missing_py+=(scapy)
+  if [ ${#missing_py[@]} -gt 0 ]; then
+    echo "test-deps: pip installing ${missing_py[*]}"
+    python3 -m pip install -q --disable-pip-version-check "${missing_py[@]}" 2>&1 | grep -v "WARNING: Running pip as" \
+      || true
+  fi
+fi
+exit 0
