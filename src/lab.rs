@@ -259,7 +259,7 @@ fn with_reflector(
 }
 
 fn clock_table(c: &ClockInfo, p: &Placement, topo: &Topology) -> String {
-    let mut t = output::Table::new(&["machine", ""]);
+    let mut t = output::Table::new(&["machine", ""]).left_aligned();
     let source = match c.source {
         ClockSource::Tsc => format!(
             "TSC (invariant) at {:.3} GHz, calibrated against CLOCK_MONOTONIC_RAW to ±{:.2} ppm",

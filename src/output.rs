@@ -12,6 +12,9 @@ pub fn us(ns: u64) -> String {
 
 /// Formats nanoseconds in the most readable unit.
 pub fn human_ns(ns: f64) -> String {
+    if ns < 0.0 {
+        return format!("-{}", human_ns(-ns));
+    }
     if ns < 1_000.0 {
         format!("{ns:.1} ns")
     } else if ns < 1e6 {
@@ -28,6 +31,7 @@ pub fn human_ns(ns: f64) -> String {
 pub struct Table {
     header: Vec<String>,
     rows: Vec<Vec<String>>,
+    all_left: bool,
 }
 
 impl Table {
@@ -36,7 +40,14 @@ impl Table {
         Table {
             header: header.iter().map(|s| s.to_string()).collect(),
             rows: Vec::new(),
+            all_left: false,
         }
+    }
+
+    /// Left-aligns every column (for key/value tables of text).
+    pub fn left_aligned(mut self) -> Table {
+        self.all_left = true;
+        self
     }
 
     /// Adds a row (as many cells as headings).
@@ -58,7 +69,7 @@ impl Table {
             let cells: Vec<String> = (0..cols)
                 .map(|i| {
                     let c = r.get(i).map(String::as_str).unwrap_or("");
-                    if i == 0 {
+                    if i == 0 || self.all_left {
                         format!("{c:<w$}", w = width[i])
                     } else {
                         format!("{c:>w$}", w = width[i])

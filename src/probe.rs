@@ -183,10 +183,10 @@ pub fn describe(p: &ProbeSummary) -> String {
     }
     if let Some(o) = p.clock_offset {
         s += &format!(
-            "reflector clock offset: mean {} (min {}, max {})\n",
+            "reflector clock offset: mean {} (min {}, max {}), from ((t2 - t1) + (t3 - t4)) / 2\n",
             output::human_ns(o.mean),
-            o.min,
-            o.max
+            output::human_ns(o.min as f64),
+            output::human_ns(o.max as f64)
         );
     }
     if let Some(k) = p.rx_kernel_to_user {
