@@ -74,6 +74,31 @@ pub fn run_stamp<R: ReflectorPath + ?Sized>(
     stop: &AtomicBool,
     counters: &ReflectorCounters,
 ) -> Result<(), DatapathError> {
+    serve(path, cfg, stop, counters, &mut || None)
+}
+
+/// Runs a STAMP reflector with a service stage: before answering each request it busy-waits
+/// for `service()` nanoseconds. A single-threaded reflector serving requests one at a time is
+/// then a real single-server queue whose service-time distribution the caller chooses — the
+/// bottleneck of `latlab lab queue`. The spin happens between t2 and t3, so it shows up in
+/// the reflector residence that each reply reports.
+pub fn run_stamp_with_service<R: ReflectorPath + ?Sized>(
+    path: &mut R,
+    cfg: &ReflectorConfig,
+    stop: &AtomicBool,
+    counters: &ReflectorCounters,
+    service: &mut dyn FnMut() -> u64,
+) -> Result<(), DatapathError> {
+    serve(path, cfg, stop, counters, &mut || Some(service()))
+}
+
+fn serve<R: ReflectorPath + ?Sized>(
+    path: &mut R,
+    cfg: &ReflectorConfig,
+    stop: &AtomicBool,
+    counters: &ReflectorCounters,
+    service: &mut dyn FnMut() -> Option<u64>,
+) -> Result<(), DatapathError> {
     let mut buf = vec![0u8; 65_536];
     let mut reply = vec![0u8; 65_536];
     let started = Instant::now();
@@ -85,6 +110,12 @@ pub fn run_stamp<R: ReflectorPath + ?Sized>(
             Some((r, peer)) => {
                 let t2 = NtpTimestamp::from_unix_ns(r.kernel_rx_unix_ns.unwrap_or_else(wall_ns));
                 counters.received.fetch_add(1, Ordering::Relaxed);
+                if let Some(ns) = service().filter(|_| r.len >= stamp::BASE_LEN) {
+                    let until = Instant::now() + Duration::from_nanos(ns);
+                    while Instant::now() < until {
+                        std::hint::spin_loop();
+                    }
+                }
                 let params = ReflectParams {
                     receive_timestamp: t2,
                     error_estimate: cfg.error_estimate,
