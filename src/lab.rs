@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use latlab_kernels::{Datapath, TcpEchoReflector, TcpPath, UdpOptions, UdpPath};
+use latlab_kernels::{Datapath, TcpPath, UdpOptions, UdpPath};
 use latlab_probes::clock::{ClockInfo, ClockSource};
-use latlab_probes::reflector::{self, ReflectorConfig, ReflectorCounters};
+use latlab_probes::reflector::{ReflectorConfig, ReflectorCounters};
 use latlab_probes::rtt::{ReplyFormat, RttConfig, Schedule};
 use latlab_probes::RunStatus;
 use latlab_topology::{Placement, Topology};
@@ -20,6 +20,7 @@ use serde_json::json;
 use crate::cli::{LabArgs, Proto};
 use crate::context::RunContext;
 use crate::measure::{self, ProbeSpec};
+use crate::reflect::Served;
 use crate::{output, STOP};
 
 struct Step {
@@ -104,7 +105,7 @@ pub fn run(a: &LabArgs) -> Result<()> {
             break;
         }
         let mine: Vec<&Step> = steps.iter().filter(|s| s.proto == proto).collect();
-        let result = with_reflector(proto, refl_cpu, |target| {
+        let result = with_reflector(proto, refl_cpu, None, |target| {
             for step in &mine {
                 if STOP.load(Ordering::SeqCst) {
                     break;
@@ -199,54 +200,27 @@ pub fn run(a: &LabArgs) -> Result<()> {
 }
 
 /// Runs `body` with an in-process reflector for `proto` on 127.0.0.1, pinned to `cpu`.
-fn with_reflector(
+pub fn with_reflector(
     proto: Proto,
     cpu: Option<usize>,
+    service: Option<&mut (dyn FnMut() -> u64 + Send)>,
     body: impl FnOnce(SocketAddr) -> Result<()>,
 ) -> Result<()> {
     let any: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
     let stop = AtomicBool::new(false);
     let counters = ReflectorCounters::default();
     let cfg = ReflectorConfig::default();
-    enum Served {
-        Udp(UdpPath),
-        Tcp(TcpEchoReflector),
-    }
-    let (served, addr) = match proto {
-        Proto::Udp => {
-            let p = UdpPath::bind(
-                any,
-                UdpOptions {
-                    recv_ttl: true,
-                    ..UdpOptions::default()
-                },
-            )?;
-            let addr = p.local_addr()?;
-            (Served::Udp(p), addr)
-        }
-        Proto::Tcp => {
-            let e = TcpEchoReflector::bind(any, 8)?;
-            let addr = e.local_addr()?;
-            (Served::Tcp(e), addr)
-        }
+    let udp = UdpOptions {
+        recv_ttl: true,
+        ..UdpOptions::default()
     };
+    let served = Served::bind(proto, any, udp)?;
+    let addr = served.local;
     let (stop_ref, counters_ref, cfg_ref) = (&stop, &counters, &cfg);
     std::thread::scope(|s| {
-        let h = s.spawn(move || -> Result<()> {
-            if let Some(c) = cpu {
-                if let Err(e) = latlab_topology::pin_current_thread(c) {
-                    eprintln!("warning: {e}; reflector runs unpinned");
-                }
-            }
-            match served {
-                Served::Udp(mut p) => {
-                    reflector::run_stamp(&mut p, cfg_ref, stop_ref, counters_ref)?
-                }
-                Served::Tcp(mut e) => {
-                    reflector::run_tcp_echo(&mut e, cfg_ref, stop_ref, counters_ref)?
-                }
-            }
-            Ok(())
+        let h = s.spawn(move || {
+            let service = service.map(|f| f as &mut dyn FnMut() -> u64);
+            served.run(cpu, cfg_ref, stop_ref, counters_ref, service)
         });
         let r = body(addr);
         stop.store(true, Ordering::SeqCst);

@@ -94,6 +94,7 @@ pub fn run_rtt(a: &RttArgs) -> Result<()> {
                 busy_poll_us: a.busy_poll,
                 kernel_timestamps: a.kernel_timestamps,
                 recv_ttl: false,
+                ..UdpOptions::default()
             },
         )?),
         Proto::Tcp => Box::new(TcpPath::connect(target, a.size, a.give_up, a.busy_poll)?),

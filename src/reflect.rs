@@ -1,5 +1,6 @@
 //! `latlab reflect`.
 
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -27,25 +28,14 @@ pub fn run(a: &ReflectArgs) -> Result<()> {
     };
     let counters = ReflectorCounters::default();
     let stop: &AtomicBool = &STOP;
-    let (served, local, what) = match a.proto {
-        Proto::Udp => {
-            let path = UdpPath::bind(
-                a.bind,
-                UdpOptions {
-                    busy_poll_us: a.busy_poll,
-                    kernel_timestamps: a.kernel_timestamps,
-                    recv_ttl: true,
-                },
-            )?;
-            let local = path.local_addr()?;
-            (Served::Udp(path), local, "STAMP (udp)")
-        }
-        Proto::Tcp => {
-            let echo = TcpEchoReflector::bind(a.bind, 64)?;
-            let local = echo.local_addr()?;
-            (Served::Tcp(echo), local, "echo (tcp)")
-        }
+    let udp = UdpOptions {
+        busy_poll_us: a.busy_poll,
+        kernel_timestamps: a.kernel_timestamps,
+        recv_ttl: true,
+        ..UdpOptions::default()
     };
+    let served = Served::bind(a.proto, a.bind, udp)?;
+    let (local, what) = (served.local, served.describe());
     if !a.json {
         eprintln!(
             "latlab reflect: {what} on {local}{}; Ctrl-C to stop",
@@ -57,16 +47,7 @@ pub fn run(a: &ReflectArgs) -> Result<()> {
     let started = Instant::now();
     let (cfg, counters_ref) = (&cfg, &counters);
     let result: Result<()> = std::thread::scope(|s| {
-        let h = s.spawn(move || -> Result<()> {
-            if let Some(cpu) = a.cpu {
-                latlab_topology::pin_current_thread(cpu)?;
-            }
-            match served {
-                Served::Udp(mut p) => reflector::run_stamp(&mut p, cfg, stop, counters_ref)?,
-                Served::Tcp(mut e) => reflector::run_tcp_echo(&mut e, cfg, stop, counters_ref)?,
-            }
-            Ok(())
-        });
+        let h = s.spawn(move || served.run(a.cpu, cfg, stop, counters_ref, None));
         let spinner = ProgressBar::with_draw_target(
             None,
             if output::interactive(a.json) {
@@ -113,7 +94,71 @@ pub fn run(a: &ReflectArgs) -> Result<()> {
     Ok(())
 }
 
-enum Served {
+/// A bound reflector socket of either kind, ready to serve in a (pinned) thread.
+pub struct Served {
+    kind: ServedKind,
+    /// The bound address.
+    pub local: SocketAddr,
+}
+
+enum ServedKind {
     Udp(UdpPath),
     Tcp(TcpEchoReflector),
+}
+
+impl Served {
+    /// Binds a STAMP (UDP) or echo (TCP) reflector on `addr`.
+    pub fn bind(proto: Proto, addr: SocketAddr, udp: UdpOptions) -> Result<Served> {
+        Ok(match proto {
+            Proto::Udp => {
+                let p = UdpPath::bind(addr, udp)?;
+                let local = p.local_addr()?;
+                Served {
+                    kind: ServedKind::Udp(p),
+                    local,
+                }
+            }
+            Proto::Tcp => {
+                let e = TcpEchoReflector::bind(addr, 64)?;
+                let local = e.local_addr()?;
+                Served {
+                    kind: ServedKind::Tcp(e),
+                    local,
+                }
+            }
+        })
+    }
+
+    /// What is served, for messages.
+    pub fn describe(&self) -> &'static str {
+        match self.kind {
+            ServedKind::Udp(_) => "STAMP (udp)",
+            ServedKind::Tcp(_) => "echo (tcp)",
+        }
+    }
+
+    /// Pins the calling thread to `cpu` (a refusal is a warning) and serves until `stop`.
+    /// `service` adds a per-request service stage (UDP only; see `run_stamp_with_service`).
+    pub fn run(
+        self,
+        cpu: Option<usize>,
+        cfg: &ReflectorConfig,
+        stop: &AtomicBool,
+        counters: &ReflectorCounters,
+        service: Option<&mut dyn FnMut() -> u64>,
+    ) -> Result<()> {
+        if let Some(c) = cpu {
+            if let Err(e) = latlab_topology::pin_current_thread(c) {
+                eprintln!("warning: {e}; reflector runs unpinned");
+            }
+        }
+        match (self.kind, service) {
+            (ServedKind::Udp(mut p), None) => reflector::run_stamp(&mut p, cfg, stop, counters)?,
+            (ServedKind::Udp(mut p), Some(f)) => {
+                reflector::run_stamp_with_service(&mut p, cfg, stop, counters, f)?
+            }
+            (ServedKind::Tcp(mut e), _) => reflector::run_tcp_echo(&mut e, cfg, stop, counters)?,
+        }
+        Ok(())
+    }
 }

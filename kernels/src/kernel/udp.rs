@@ -9,7 +9,7 @@ use crate::{
 };
 
 /// Options for a kernel UDP socket.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UdpOptions {
     /// `SO_BUSY_POLL` in microseconds (none: leave the system default).
     pub busy_poll_us: Option<u32>,
@@ -17,7 +17,25 @@ pub struct UdpOptions {
     pub kernel_timestamps: bool,
     /// Ask for the received packets' TTL (`IP_RECVTTL`), as a STAMP reflector must.
     pub recv_ttl: bool,
+    /// `SO_RCVBUF` to ask for, in bytes (the kernel caps it at `net.core.rmem_max`). A large
+    /// buffer lets a spinning thread that gets preempted for a few milliseconds find its
+    /// packets queued rather than dropped.
+    pub recv_buffer_bytes: Option<usize>,
 }
+
+impl Default for UdpOptions {
+    fn default() -> Self {
+        UdpOptions {
+            busy_poll_us: None,
+            kernel_timestamps: false,
+            recv_ttl: false,
+            recv_buffer_bytes: Some(DEFAULT_RECV_BUFFER),
+        }
+    }
+}
+
+/// The receive buffer latlab asks for by default: 4 MiB.
+pub const DEFAULT_RECV_BUFFER: usize = 4 << 20;
 
 /// A non-blocking kernel UDP socket, as a probe's connected path or as a reflector's.
 #[derive(Debug)]
@@ -76,6 +94,26 @@ impl UdpPath {
             Some(us) => Some(super::apply_busy_poll(fd, us)?),
             None => None,
         };
+        if let Some(bytes) = opts.recv_buffer_bytes {
+            let want = i32::try_from(bytes).unwrap_or(i32::MAX);
+            // SO_RCVBUFFORCE (CAP_NET_ADMIN) passes net.core.rmem_max; SO_RCVBUF is capped by it.
+            let forced =
+                sys::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, want).is_ok();
+            if !forced {
+                let _ = sys::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, want);
+            }
+            // The kernel reports twice the usable size (it counts its bookkeeping overhead).
+            if let Ok(got) = sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF) {
+                notes.push(format!(
+                    "SO_RCVBUF: asked {bytes} B, kernel reports {got} B{}",
+                    if forced {
+                        ""
+                    } else {
+                        " (capped by net.core.rmem_max)"
+                    }
+                ));
+            }
+        }
         let mut timestamps = false;
         if opts.kernel_timestamps {
             let flags = libc::SOF_TIMESTAMPING_RX_SOFTWARE | libc::SOF_TIMESTAMPING_SOFTWARE;
