@@ -6,6 +6,8 @@ mod context;
 mod lab;
 mod measure;
 mod output;
+#[allow(dead_code)] // used by `model` and `report` as they land
+mod plot;
 mod probe;
 mod reflect;
 
