@@ -5,6 +5,7 @@
 #   sockperf            the peer tool benchmarks compare against
 #   libhdrhistogram-java + a JRE   the Java HdrHistogram reader of .hlog files
 #   python3 hdrhistogram, scapy    the Python .hlog reader and scapy's STAMP layer
+#   python3 jsonschema             validates run directories against results/schema/
 # Needs root for apt-get; without root it says what is missing and goes on (tests that need
 # a missing tool then skip with the reason, or fail under LATLAB_REQUIRE_TOOLS=1).
 set -uo pipefail
@@ -16,7 +17,7 @@ have ethtool || need_apt+=(ethtool)
 have tshark || need_apt+=(tshark)
 have sockperf || need_apt+=(sockperf)
 have java || need_apt+=(default-jre-headless)
-[ -e /usr/share/java/HdrHistogram.jar ] || need_apt+=(libhdrhistogram-java)
+[ -e /usr/share/java/hdrhistogram.jar ] || need_apt+=(libhdrhistogram-java)
 have python3 || need_apt+=(python3 python3-pip)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -36,6 +37,7 @@ if have python3; then
   missing_py=()
   python3 -c 'import hdrh' 2>/dev/null || missing_py+=(hdrhistogram)
   python3 -c 'import scapy' 2>/dev/null || missing_py+=(scapy)
+  python3 -c 'import jsonschema' 2>/dev/null || missing_py+=(jsonschema)
   if [ ${#missing_py[@]} -gt 0 ]; then
     echo "test-deps: pip installing ${missing_py[*]}"
     python3 -m pip install -q --disable-pip-version-check "${missing_py[@]}" 2>&1 | grep -v "WARNING: Running pip as" \

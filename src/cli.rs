@@ -150,7 +150,7 @@ pub struct RttArgs {
     #[arg(long, value_enum)]
     pub reply: Option<ReplyArg>,
     /// Open loop: send this many probes per second on --schedule (default: closed loop).
-    #[arg(long, value_name = "PER_SECOND")]
+    #[arg(long, value_name = "PER_SECOND", allow_negative_numbers = true)]
     pub rate: Option<f64>,
     /// Send schedule for open loop.
     #[arg(long, value_enum, default_value_t = ScheduleArg::Poisson, requires = "rate")]
@@ -167,8 +167,9 @@ pub struct RttArgs {
     /// Probes sent first and discarded (caches, page faults, the reflector's first wake-up).
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub warmup: u64,
-    /// Message size in bytes: the UDP payload or TCP message (at least 44, the STAMP packet).
-    #[arg(long, value_name = "BYTES", default_value_t = 44)]
+    /// Message size in bytes: the UDP payload or TCP message (44, the STAMP packet, to 65507).
+    #[arg(long, value_name = "BYTES", default_value_t = 44,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(44..=65507))]
     pub size: usize,
     /// A probe unanswered this long is counted lost.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]

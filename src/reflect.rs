@@ -36,7 +36,8 @@ pub fn run(a: &ReflectArgs) -> Result<()> {
     };
     let served = Served::bind(a.proto, a.bind, udp)?;
     let (local, what) = (served.local, served.describe());
-    if !a.json {
+    {
+        // Always on stderr, also with --json: with `--bind ADDR:0` this is how the port is learnt.
         eprintln!(
             "latlab reflect: {what} on {local}{}; Ctrl-C to stop",
             a.cpu

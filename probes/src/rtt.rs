@@ -370,6 +370,11 @@ pub fn run<D: Datapath + ?Sized>(
                 let over_time = measure_end.is_some_and(|end| intended >= end);
                 if over_count || over_time {
                     sending = false;
+                    // Measuring time ends when sending does: the wait for the last replies is
+                    // not part of it, so the achieved rate is not understated.
+                    if measure_start.is_some() {
+                        measure_end = Some(measure_end.map_or(intended, |e| e.min(intended)));
+                    }
                 } else {
                     // The window is full only when far more than rate × timeout probes are in
                     // flight: the oldest have waited much longer than the timeout already.
