@@ -221,7 +221,9 @@ pub fn write_hlog(
             "{:.3},{:.3},{:.3},{}",
             iv.start_ns as f64 / 1e9,
             iv.length_ns as f64 / 1e9,
-            iv.max_ns as f64,
+            // Interval_Max in ms, as Java's and Python's writers put it for ns data
+            // (maxValueUnitRatio 1e6); readers ignore the column, people read it.
+            iv.max_ns as f64 / 1e6,
             b64.encode(&iv.compressed)
         )?;
     }
