@@ -36,6 +36,15 @@ pub enum Command {
     /// Probe a target.
     #[command(subcommand)]
     Probe(ProbeCommand),
+    /// Turn measured latency into timeouts: heartbeats, elections, failure detectors, RPC
+    /// timeouts, hedging, leases, commit-wait — exported for a real system.
+    ///
+    /// Reads the RTT histograms of the run directories (every bucket of their .hlog files),
+    /// their loss and clock offsets, and derives each parameter so that its predicted false
+    /// positives (spurious elections, false suspicions) stay within the budget. Prints every
+    /// value with its prediction, writes calibration-<target>.json and the target's config
+    /// into the first run directory, and prints the config.
+    Calibrate(CalibrateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -200,6 +209,48 @@ pub struct RttArgs {
     pub name: String,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Run directories to calibrate from (several: their histograms are merged).
+    #[arg(required = true, value_name = "RUN_DIR")]
+    pub runs: Vec<PathBuf>,
+    /// The system to tune: etcd, hashicorp-raft, tikv, cockroachdb, cassandra, akka, generic.
+    #[arg(long = "for", value_name = "TARGET", default_value = "generic")]
+    pub target: String,
+    /// Use this probe of each run (default: every closed-loop probe, the unloaded path).
+    #[arg(long, value_name = "NAME")]
+    pub probe: Option<String>,
+    /// False positives allowed for the whole cluster (spurious elections, false suspicions).
+    #[arg(long, value_name = "RATE", default_value = "1e-4/h",
+          value_parser = crate::calibrate::parse_rate_per_hour)]
+    pub false_suspicion: f64,
+    /// Cluster size (Raft followers = N − 1).
+    #[arg(long, value_name = "N", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(2..))]
+    pub nodes: u32,
+    /// Clock drift bound for leases and commit-wait.
+    #[arg(long, value_name = "PPM", default_value = "200ppm",
+          value_parser = crate::calibrate::parse_ppm)]
+    pub clock_drift: f64,
+    /// Fix the heartbeat interval in ms (default: from the RTT tail).
+    #[arg(long = "heartbeat", value_name = "MS")]
+    pub heartbeat_ms: Option<u64>,
+    /// Refuse when the measurement is too short to support the budget, instead of
+    /// extrapolating the fitted tail and saying so.
+    #[arg(long)]
+    pub require_evidence: bool,
+    /// Config format (default: the target's own): etcd-flags, etcd-yaml, hashicorp-raft, tikv,
+    /// cockroachdb, cassandra, akka, json, toml.
+    #[arg(long, value_name = "FORMAT")]
+    pub export: Option<String>,
+    /// Also write the config here (`-`: print only the config, on stdout).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print the full result, with every derivation, as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Parses durations like `5s`, `250ms`, `2m`, `1h 30m`.

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use latlab_calibrate::{CalibrationResult, Target};
 use latlab_kernels::{Datapath, TcpPath, UdpOptions, UdpPath};
 use latlab_probes::clock::{ClockInfo, ClockSource};
 use latlab_probes::reflector::{ReflectorConfig, ReflectorCounters};
@@ -160,6 +161,21 @@ pub fn run(a: &LabArgs) -> Result<()> {
         }
     }
 
+    // The end of the pipeline: what these measurements mean for timeouts.
+    let calibration = if STOP.load(Ordering::SeqCst)
+        || !ctx.summary.probes.iter().any(|p| p.name == "udp-closed")
+    {
+        None
+    } else {
+        match crate::calibrate::calibrate_run(ctx.dir.path(), "udp-closed", Target::Generic) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("warning: calibration failed: {e:#}");
+                None
+            }
+        }
+    };
+
     let status = if STOP.load(Ordering::SeqCst) || !failures.is_empty() {
         RunStatus::Partial
     } else {
@@ -172,6 +188,7 @@ pub fn run(a: &LabArgs) -> Result<()> {
             serde_json::to_string_pretty(&json!({
                 "run_dir": ctx.dir.path(), "status": status, "clock": ctx.clock_info,
                 "placement": placement, "probes": ctx.summary.probes, "failures": failures,
+                "calibration": calibration.as_ref().map(|c| &c.0),
             }))?
         );
     } else {
@@ -180,6 +197,9 @@ pub fn run(a: &LabArgs) -> Result<()> {
         println!(
             "net = RTT minus the reflector's residence (t3 - t2). Full statistics: summary.json."
         );
+        if let Some((r, _)) = &calibration {
+            print!("{}", timeouts_summary(r));
+        }
         if status == RunStatus::Partial {
             println!(
                 "status: partial ({})",
@@ -290,4 +310,50 @@ fn clock_table(c: &ClockInfo, p: &Placement, topo: &Topology) -> String {
         },
     ]);
     t.render()
+}
+
+/// The lab's closing answer: what the loopback measurement implies for timeouts.
+fn timeouts_summary(r: &CalibrationResult) -> String {
+    let mut s = String::from(
+        "\nSo what should my timeouts be? (generic calibration of udp-closed, budget 1e-4 false positives/h, 3 nodes;\n\
+         this is loopback: run `latlab reflect` and `latlab probe rtt` between your nodes, then `latlab calibrate RUN --for etcd`)\n",
+    );
+    let mut t = output::Table::new(&["parameter", "value", "predicted"]).left_aligned();
+    if let Some(raft) = &r.raft {
+        t.row(vec![
+            "raft heartbeat / election timeout".into(),
+            format!(
+                "{} ms / {} ms",
+                raft.heartbeat_interval_ms, raft.election_timeout_ms
+            ),
+            format!(
+                "{:.1e} spurious elections/h, failover {}",
+                raft.spurious_elections_per_hour,
+                output::human_ns(raft.expected_failover_ns)
+            ),
+        ]);
+    }
+    t.row(vec![
+        "RPC timeout (RFC 6298 RTO)".into(),
+        output::human_ns(r.rpc.rto.rto_ns),
+        format!(
+            "{:.1e} spurious timeouts per request",
+            r.rpc.rto.spurious_probability
+        ),
+    ]);
+    t.row(vec![
+        "hedge requests after".into(),
+        output::human_ns(r.rpc.hedge.delay_ns),
+        format!("{:.1}% extra requests", 100.0 * r.rpc.hedge.extra_load),
+    ]);
+    if let Some(c) = &r.cassandra {
+        t.row(vec![
+            "phi threshold (Cassandra form)".into(),
+            format!("{:.2}", c.phi_convict_threshold),
+            format!("{:.1e} false suspicions/h", c.false_suspicions_per_hour),
+        ]);
+    }
+    s += &t.render();
+    s += "Derivations: calibration-generic.json in the run directory.\n";
+    s
 }

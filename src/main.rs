@@ -1,6 +1,7 @@
 //! The `latlab` command-line tool. See `latlab --help`.
 #![forbid(unsafe_code)]
 
+mod calibrate;
 mod cli;
 mod context;
 mod lab;
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
         cli::Command::Lab(args) => lab::run(&args),
         cli::Command::Reflect(args) => reflect::run(&args),
         cli::Command::Probe(cli::ProbeCommand::Rtt(args)) => probe::run_rtt(&args),
+        cli::Command::Calibrate(args) => calibrate::run(&args),
     };
     match result {
         Ok(()) if STOP.load(Ordering::SeqCst) => ExitCode::from(130),
