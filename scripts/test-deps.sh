@@ -6,6 +6,10 @@
 #   libhdrhistogram-java + a JRE   the Java HdrHistogram reader of .hlog files
 #   python3 hdrhistogram, scapy    the Python .hlog reader and scapy's STAMP layer
 #   python3 jsonschema             validates run directories against results/schema/
+#   chromium, node + playwright-core   open `latlab report` pages in a real browser: the DOM, a
+#                  screenshot, console errors and network requests (scripts/report-browser-check.mjs);
+#                  playwright-core goes into $LATLAB_NODE_DIR (default ~/.cache/latlab/node),
+#                  outside the tree
 # Needs root for apt-get; without root it says what is missing and goes on (tests that need
 # a missing tool then skip with the reason, or fail under LATLAB_REQUIRE_TOOLS=1).
 set -uo pipefail
@@ -19,6 +23,9 @@ have sockperf || need_apt+=(sockperf)
 have java || need_apt+=(default-jre-headless)
 [ -e /usr/share/java/hdrhistogram.jar ] || need_apt+=(libhdrhistogram-java)
 have python3 || need_apt+=(python3 python3-pip)
+have chromium || have chromium-browser || need_apt+=(chromium)
+have node || need_apt+=(nodejs)
+have npm || need_apt+=(npm)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -49,5 +56,15 @@ if have python3; then
       || python3 -m pip install -q --disable-pip-version-check --break-system-packages "${missing_py[@]}" \
       || echo "test-deps: pip could not install ${missing_py[*]}; tests needing them will skip or fail"
   fi
+fi
+# playwright-core 1.62 and later need Node 20; Debian 12's Node 18 gets 1.61, the last release for it.
+node_dir="${LATLAB_NODE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/latlab/node}"
+if have node && have npm && [ ! -e "$node_dir/node_modules/playwright-core/package.json" ]; then
+  node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if [ "$node_major" -ge 20 ]; then pw=playwright-core@1; else pw=playwright-core@1.61; fi
+  echo "test-deps: npm installing $pw into $node_dir"
+  mkdir -p "$node_dir" \
+    && npm install --prefix "$node_dir" --no-audit --no-fund --no-save --silent "$pw" >/dev/null \
+    || echo "test-deps: npm could not install $pw; the report's browser check will skip or fail"
 fi
 exit 0

@@ -45,6 +45,12 @@ pub enum Command {
     /// value with its prediction, writes calibration-<target>.json and the target's config
     /// into the first run directory, and prints the config.
     Calibrate(CalibrateArgs),
+    /// Write one self-contained HTML page about a run: its context, every probe's counts,
+    /// percentiles and latency plots, and its calibrations.
+    ///
+    /// The page (RUN_DIR/report.html by default) has inline CSS and SVG plots, no scripts, and
+    /// fetches nothing: it can be mailed, archived, or opened offline.
+    Report(crate::report::ReportArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,6 +11,7 @@ mod output;
 mod plot;
 mod probe;
 mod reflect;
+mod report;
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
         cli::Command::Reflect(args) => reflect::run(&args),
         cli::Command::Probe(cli::ProbeCommand::Rtt(args)) => probe::run_rtt(&args),
         cli::Command::Calibrate(args) => calibrate::run(&args),
+        cli::Command::Report(args) => report::run(&args),
     };
     match result {
         Ok(()) if STOP.load(Ordering::SeqCst) => ExitCode::from(130),

@@ -21,3 +21,4 @@ pub mod aqm;
 pub mod fit;
 pub mod models;
 pub mod sim;
+pub mod stats;
