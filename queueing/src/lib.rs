@@ -8,6 +8,8 @@
 //!   (Pollaczek–Khinchine), G/G/1 approximations (Kingman, Allen–Cunneen), M/M/1/K.
 //! * [`fit`] — fitting service/latency distributions to samples by maximum likelihood, with
 //!   goodness of fit (KS, Anderson–Darling) and AIC.
+//! * [`stats`] — estimators on weighted samples: moments, SCV, quantiles, the Hill tail index,
+//!   Hurst exponents.
 //! * [`sim`] — a seeded discrete-event simulator of a bottleneck (servers or a link) fed by
 //!   Poisson, constant, on-off or trace arrivals.
 //! * [`aqm`] — queue disciplines for the simulator: drop-tail, RED, CoDel, PIE, FQ-CoDel,

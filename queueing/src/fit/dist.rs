@@ -216,11 +216,18 @@ impl LaplaceParts {
     }
 }
 
-/// e^{−sx}, 1 − e^{−sx}, e^{−sx} − 1 + sx.
+/// e^{−sx}, 1 − e^{−sx}, e^{−sx} − 1 + sx: from the series of the last for |sx| < ½ (no
+/// cancellation), from one complex exponential otherwise.
 fn point_parts(s: Complex, x: f64) -> [Complex; 3] {
     let z = s * x;
-    let em1 = (-z).exp_m1();
-    [em1 + 1.0, -em1, exp_neg_rem2(z)]
+    if z.abs() < 0.5 {
+        let rem2 = exp_neg_rem2(z);
+        let one_minus = z - rem2;
+        [Complex::ONE - one_minus, one_minus, rem2]
+    } else {
+        let e = (-z).exp();
+        [e, Complex::ONE - e, e - 1.0 + z]
+    }
 }
 
 /// A service-time (or latency) distribution.

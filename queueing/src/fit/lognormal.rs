@@ -144,11 +144,17 @@ pub(super) fn fit_shifted(data: &WeightedSamples) -> Result<Estimate, FitError> 
         family: "shifted lognormal",
         reason: "ln(x − shift) has no spread",
     })?;
-    let ses = numeric_std_errors(
-        |p: &[f64]| log_likelihood(data, p[0], p[1], p[2]),
-        &[shift, mu, sigma],
-    );
-    let shift_se = if shift > 0.0 { ses[0] } else { None };
+    let ses = if shift > 0.0 {
+        numeric_std_errors(
+            |p: &[f64]| log_likelihood(data, p[0], p[1], p[2]),
+            &[shift, mu, sigma],
+        )
+    } else {
+        // On the boundary γ = 0 the fit is the plain lognormal: its closed-form errors.
+        let n = data.total() as f64;
+        vec![None, Some(sigma / n.sqrt()), Some(sigma / (2.0 * n).sqrt())]
+    };
+    let shift_se = ses[0];
     Ok(Estimate {
         dist: ServiceDist::LogNormal { shift, mu, sigma },
         params: vec![

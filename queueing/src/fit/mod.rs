@@ -243,7 +243,8 @@ pub struct Fit {
     pub aic: f64,
     /// Kolmogorov–Smirnov distance sup|F̂ − F|.
     pub ks: f64,
-    /// Anderson–Darling A².
+    /// Anderson–Darling A² (∞ when the fitted CDF is 0 or 1 at an observed value, as for
+    /// the shifted exponential, whose MLE shift is the sample minimum).
     pub anderson_darling: f64,
     /// Mean of the fitted distribution.
     pub mean: f64,
