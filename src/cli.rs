@@ -51,6 +51,9 @@ pub enum Command {
     /// The page (RUN_DIR/report.html by default) has inline CSS and SVG plots, no scripts, and
     /// fetches nothing: it can be mailed, archived, or opened offline.
     Report(crate::report::ReportArgs),
+    /// Fit latency to distributions, predict latency under load, simulate a bottleneck.
+    #[command(subcommand)]
+    Model(crate::model::ModelCommand),
 }
 
 #[derive(Debug, Subcommand)]

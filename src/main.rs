@@ -6,8 +6,8 @@ mod cli;
 mod context;
 mod lab;
 mod measure;
+mod model;
 mod output;
-#[allow(dead_code)] // used by `model` and `report` as they land
 mod plot;
 mod probe;
 mod reflect;
@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         cli::Command::Probe(cli::ProbeCommand::Rtt(args)) => probe::run_rtt(&args),
         cli::Command::Calibrate(args) => calibrate::run(&args),
         cli::Command::Report(args) => report::run(&args),
+        cli::Command::Model(cmd) => model::run(&cmd),
     };
     match result {
         Ok(()) if STOP.load(Ordering::SeqCst) => ExitCode::from(130),
