@@ -1021,8 +1021,8 @@ fn run_predict(a: &PredictArgs) -> Result<()> {
     for &l in &lambdas {
         let p = spec.predict(l).map_err(|e| match e {
             ModelError::Unstable { .. } => anyhow!(
-                "λ = {l}/s: {e} (per second; the capacity is {:.6}/s)",
-                spec.capacity()
+                "λ = {l}/s: {e} (per second; the capacity is {}/s)",
+                rate(spec.capacity())
             ),
             e => anyhow!("λ = {l}/s: {e}"),
         })?;
@@ -1061,11 +1061,11 @@ fn run_predict(a: &PredictArgs) -> Result<()> {
 fn describe_predict(o: &PredictOut, capacity: f64) -> String {
     let t = |s: f64| output::human_ns(s * 1e9);
     let mut s = format!(
-        "service: {}; {} server{}, Poisson arrivals; capacity {:.6}/s\n",
+        "service: {}; {} server{}, Poisson arrivals; capacity {}/s\n",
         o.service,
         o.servers,
         if o.servers == 1 { "" } else { "s" },
-        capacity
+        rate(capacity)
     );
     for (title, pick) in [
         ("waiting time (in queue)", true),
@@ -1083,7 +1083,7 @@ fn describe_predict(o: &PredictOut, capacity: f64) -> String {
             };
             let mut row = vec![
                 format!("{:.3}", p.utilization),
-                format!("{:.6}", p.lambda),
+                rate(p.lambda),
                 p.model.to_string(),
                 method_name(&p.method),
                 t(mean),
@@ -1096,11 +1096,11 @@ fn describe_predict(o: &PredictOut, capacity: f64) -> String {
     if let Some(k) = &o.knee {
         let _ = writeln!(
             s,
-            "\nknee: p{} of the sojourn ≤ {} up to load {:.4} (λ = {:.6}/s; p{} there = {}; {}, {})",
+            "\nknee: p{} of the sojourn ≤ {} up to load {:.4} (λ = {}/s; p{} there = {}; {}, {})",
             k.percentile * 100.0,
             t(k.budget),
             k.utilization,
-            k.lambda,
+            rate(k.lambda),
             k.percentile * 100.0,
             t(k.sojourn_at_knee),
             k.model,
@@ -1301,7 +1301,7 @@ fn describe_sim(sc: &Scenario<ServiceDist>, r: &SimReport) -> String {
     let arrivals = match arr {
         ArrivalProcess::Poisson { rate } => format!("poisson {rate}/s"),
         ArrivalProcess::Constant { rate } => format!("constant {rate}/s"),
-        ArrivalProcess::Mmpp { .. } => format!("on-off, mean {:.6}/s", arr.mean_rate()),
+        ArrivalProcess::Mmpp { .. } => format!("on-off, mean {}/s", rate(arr.mean_rate())),
         ArrivalProcess::Trace { interarrivals, .. } => {
             format!("trace of {} arrivals", interarrivals.len())
         }
@@ -1352,8 +1352,10 @@ fn describe_sim(sc: &Scenario<ServiceDist>, r: &SimReport) -> String {
     );
     let _ = writeln!(
         s,
-        "utilisation {:.4}, throughput {:.6}/s, mean in system {:.4}",
-        r.utilisation, r.throughput, r.mean_in_system
+        "utilisation {:.4}, throughput {}/s, mean in system {:.4}",
+        r.utilisation,
+        rate(r.throughput),
+        r.mean_in_system
     );
     if r.histogram_saturated > 0 {
         let _ = writeln!(
@@ -1434,5 +1436,15 @@ mod tests {
         let e = ServiceDist::Empirical(Empirical::new(&[(1000.0, 3), (3000.0, 1)]).unwrap());
         let es = scale_dist(&e, 1e-3).unwrap();
         assert!((es.mean() - 1.5).abs() < 1e-12);
+    }
+}
+
+/// A rate per second with as many digits as it needs (6 significant).
+fn rate(r: f64) -> String {
+    if r.is_finite() && r.abs() >= 1.0 {
+        let digits = (6 - (r.abs().log10().floor() as i32 + 1)).max(0) as usize;
+        format!("{r:.digits$}")
+    } else {
+        format!("{r:.6}")
     }
 }
