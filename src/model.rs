@@ -1367,6 +1367,16 @@ fn describe_sim(sc: &Scenario<ServiceDist>, r: &SimReport) -> String {
     s
 }
 
+/// A rate per second with as many digits as it needs (6 significant).
+fn rate(r: f64) -> String {
+    if r.is_finite() && r.abs() >= 1.0 {
+        let digits = (6 - (r.abs().log10().floor() as i32 + 1)).max(0) as usize;
+        format!("{r:.digits$}")
+    } else {
+        format!("{r:.6}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1436,15 +1446,5 @@ mod tests {
         let e = ServiceDist::Empirical(Empirical::new(&[(1000.0, 3), (3000.0, 1)]).unwrap());
         let es = scale_dist(&e, 1e-3).unwrap();
         assert!((es.mean() - 1.5).abs() < 1e-12);
-    }
-}
-
-/// A rate per second with as many digits as it needs (6 significant).
-fn rate(r: f64) -> String {
-    if r.is_finite() && r.abs() >= 1.0 {
-        let digits = (6 - (r.abs().log10().floor() as i32 + 1)).max(0) as usize;
-        format!("{r:.digits$}")
-    } else {
-        format!("{r:.6}")
     }
 }
