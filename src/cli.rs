@@ -79,7 +79,11 @@ pub struct OutputArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct LabArgs {
+    /// A longer experiment instead of the default lab (`latlab lab` alone: the default lab).
+    #[command(subcommand)]
+    pub command: Option<LabCommand>,
     #[command(flatten)]
     pub output: OutputArgs,
     /// Shorter probes (about 1 s each): a smoke test rather than a measurement.
@@ -97,6 +101,18 @@ pub struct LabArgs {
     /// Do not pin threads (the results then depend on the scheduler; the manifest says so).
     #[arg(long, conflicts_with_all = ["probe_cpu", "reflector_cpu"])]
     pub no_pin: bool,
+}
+
+/// Experiments of `latlab lab`.
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// A real queue on this machine, measured against M/G/1, M/M/1 and the simulator.
+    ///
+    /// The server is an in-process reflector that busy-waits a random service time per
+    /// request (--service); open-loop Poisson probes load it at each --loads. Prints measured
+    /// sojourn percentiles beside the predictions with the relative error, and writes
+    /// queue.json and queue-vs-load.svg into the run directory. About 20 s (--quick: 8 s).
+    Queue(crate::labqueue::LabQueueArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -205,8 +205,9 @@ pub struct Row {
     pub lost: u64,
     /// The probe's name in summary.json (its .hlog has the RTTs).
     pub probe: String,
-    /// Measured sojourn: RTT (from intended send time) − P.
-    pub measured: Quantiles,
+    /// Measured sojourn: RTT (from intended send time) − P; none when fewer than 10 replies
+    /// came back (the queue ran away).
+    pub measured: Option<Quantiles>,
     /// The reflector's residence t3 − t2 at this load (the spin, not the wait).
     pub residence_p50_ns: u64,
     /// M/G/1 with the fitted service distribution.
@@ -218,9 +219,9 @@ pub struct Row {
     /// Half-width of the simulator's mean-sojourn confidence interval (99 %), ns.
     pub sim_mean_half_width: f64,
     /// (measured − M/G/1)/M/G/1 for p50, p90, p99.
-    pub rel_err_mg1: [f64; 3],
+    pub rel_err_mg1: Option<[f64; 3]>,
     /// (measured − simulated)/simulated for p50, p90, p99.
-    pub rel_err_sim: [f64; 3],
+    pub rel_err_sim: Option<[f64; 3]>,
 }
 
 /// How the server was characterised before loading it.
@@ -491,13 +492,16 @@ pub fn run(a: &LabQueueArgs) -> Result<()> {
         let mg1 = model_quantiles(&mg1_spec, lam)?;
         let mm1 = model_quantiles(&mm1_spec, lam)?;
         let (sim, hw) = simulate(&empirical, rho / empirical.mean(), a.seed + i as u64)?;
-        let measured = Quantiles {
+        let measured = (s.received >= 10).then_some(Quantiles {
             p50: s.rtt.p50 as f64 - path_ns,
             p90: s.rtt.p90 as f64 - path_ns,
             p99: s.rtt.p99 as f64 - path_ns,
             mean: s.rtt.mean - path_ns,
-        };
+        });
         let rel = |m: f64, p: f64| (m - p) / p;
+        let errs = |p: &Quantiles| {
+            measured.map(|m| [rel(m.p50, p.p50), rel(m.p90, p.p90), rel(m.p99, p.p99)])
+        };
         rows.push(Row {
             load: *rho,
             lambda_hz: *lambda,
@@ -506,16 +510,8 @@ pub fn run(a: &LabQueueArgs) -> Result<()> {
             lost: s.lost,
             probe: s.name.clone(),
             residence_p50_ns: s.reflector_residence.map_or(0, |r| r.p50),
-            rel_err_mg1: [
-                rel(measured.p50, mg1.p50),
-                rel(measured.p90, mg1.p90),
-                rel(measured.p99, mg1.p99),
-            ],
-            rel_err_sim: [
-                rel(measured.p50, sim.p50),
-                rel(measured.p90, sim.p90),
-                rel(measured.p99, sim.p99),
-            ],
+            rel_err_mg1: errs(&mg1),
+            rel_err_sim: errs(&sim),
             measured,
             mg1,
             mm1,
@@ -787,23 +783,25 @@ fn render(r: &QueueResult) -> String {
         "sim", "M/M/1", "err",
     ]);
     let us = |ns: f64| format!("{:.1}", ns / 1e3);
-    let pct = |e: f64| format!("{:+.0}%", 100.0 * e);
+    let pct =
+        |e: Option<[f64; 3]>, i: usize| e.map_or("-".into(), |e| format!("{:+.0}%", 100.0 * e[i]));
+    let none = "no replies".to_string();
     for row in &r.rows {
         t.row(vec![
             format!("{:.2}", row.load),
             format!("{:.0}", row.lambda_hz),
             row.sent.to_string(),
             row.lost.to_string(),
-            us(row.measured.p50),
+            row.measured.map_or(none.clone(), |m| us(m.p50)),
             us(row.mg1.p50),
             us(row.sim.p50),
             us(row.mm1.p50),
-            pct(row.rel_err_mg1[0]),
-            us(row.measured.p99),
+            pct(row.rel_err_mg1, 0),
+            row.measured.map_or(none.clone(), |m| us(m.p99)),
             us(row.mg1.p99),
             us(row.sim.p99),
             us(row.mm1.p99),
-            pct(row.rel_err_mg1[2]),
+            pct(row.rel_err_mg1, 2),
         ]);
     }
     s += &t.render();
@@ -826,16 +824,21 @@ fn plot_svg(r: &QueueResult, mg1: &QueueSpec, mm1: &QueueSpec, mean_s: f64) -> R
             })
             .collect()
     };
-    let pts = |f: &dyn Fn(&Row) -> f64| r.rows.iter().map(|row| (row.load, f(row) / 1e3)).collect();
+    let pts = |f: &dyn Fn(&Row) -> Option<f64>| {
+        r.rows
+            .iter()
+            .filter_map(|row| f(row).map(|v| (row.load, v / 1e3)))
+            .collect()
+    };
     let series = vec![
         Series {
             label: "measured p50".into(),
-            points: pts(&|row| row.measured.p50),
+            points: pts(&|row| row.measured.map(|m| m.p50)),
             style: Style::Points,
         },
         Series {
             label: "measured p99".into(),
-            points: pts(&|row| row.measured.p99),
+            points: pts(&|row| row.measured.map(|m| m.p99)),
             style: Style::Points,
         },
         Series {
@@ -855,12 +858,12 @@ fn plot_svg(r: &QueueResult, mg1: &QueueSpec, mm1: &QueueSpec, mean_s: f64) -> R
         },
         Series {
             label: "simulated p50".into(),
-            points: pts(&|row| row.sim.p50),
+            points: pts(&|row| Some(row.sim.p50)),
             style: Style::Line,
         },
         Series {
             label: "simulated p99".into(),
-            points: pts(&|row| row.sim.p99),
+            points: pts(&|row| Some(row.sim.p99)),
             style: Style::Line,
         },
     ];

@@ -5,6 +5,7 @@ mod calibrate;
 mod cli;
 mod context;
 mod lab;
+mod labqueue;
 mod measure;
 mod model;
 mod output;
@@ -35,7 +36,10 @@ fn main() -> ExitCode {
         }
     });
     let result = match cli.command {
-        cli::Command::Lab(args) => lab::run(&args),
+        cli::Command::Lab(args) => match &args.command {
+            Some(cli::LabCommand::Queue(q)) => labqueue::run(q),
+            None => lab::run(&args),
+        },
         cli::Command::Reflect(args) => reflect::run(&args),
         cli::Command::Probe(cli::ProbeCommand::Rtt(args)) => probe::run_rtt(&args),
         cli::Command::Calibrate(args) => calibrate::run(&args),

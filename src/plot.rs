@@ -12,7 +12,6 @@ pub enum Style {
     /// A staircase (for empirical distribution functions).
     Step,
     /// Markers only.
-    #[allow(dead_code)] // for measured points over model curves (lab queue)
     Points,
     /// Dashed segments (for models drawn over measurements).
     Dashed,
