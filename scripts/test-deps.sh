@@ -6,6 +6,11 @@
 #   libhdrhistogram-java + a JRE   the Java HdrHistogram reader of .hlog files
 #   python3 hdrhistogram, scapy    the Python .hlog reader and scapy's STAMP layer
 #   python3 jsonschema             validates run directories against results/schema/
+#   etcd-server, etcd-client       etcd and etcdctl, the real consumer of `calibrate --for etcd`
+#   python3 ciw                    the independent M/M/c simulator queueing/tests/oracles.rs
+#                  compares latlab's simulator with (scripts/oracles/ciw_mmc.py)
+#   ns3, libns3-dev, libgsl-dev, g++   ns-3, built against by scripts/oracles/build-ns3.sh
+#                  (about 3 s) for the CoDel/PIE oracle in queueing/tests/oracles.rs
 #   chromium, node + playwright-core   open `latlab report` pages in a real browser: the DOM, a
 #                  screenshot, console errors and network requests (scripts/report-browser-check.mjs);
 #                  playwright-core goes into $LATLAB_NODE_DIR (default ~/.cache/latlab/node),
@@ -23,9 +28,13 @@ have sockperf || need_apt+=(sockperf)
 have java || need_apt+=(default-jre-headless)
 [ -e /usr/share/java/hdrhistogram.jar ] || need_apt+=(libhdrhistogram-java)
 have python3 || need_apt+=(python3 python3-pip)
+have etcd || need_apt+=(etcd-server)
+have etcdctl || need_apt+=(etcd-client)
 have chromium || have chromium-browser || need_apt+=(chromium)
 have node || need_apt+=(nodejs)
 have npm || need_apt+=(npm)
+[ -e /usr/include/ns3/queue-disc.h ] || need_apt+=(ns3 libns3-dev libgsl-dev)
+have g++ || need_apt+=(g++)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -45,6 +54,7 @@ if have python3; then
   python3 -c 'import hdrh' 2>/dev/null || missing_py+=(hdrhistogram)
   python3 -c 'import scapy' 2>/dev/null || missing_py+=(scapy)
   python3 -c 'import jsonschema' 2>/dev/null || missing_py+=(jsonschema)
+  python3 -c 'import ciw' 2>/dev/null || missing_py+=(ciw)
   if [ ${#missing_py[@]} -gt 0 ]; then
     echo "test-deps: pip installing ${missing_py[*]}"
     python3 -m pip --version >/dev/null 2>&1 || {

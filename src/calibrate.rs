@@ -84,6 +84,10 @@ pub struct Evidence {
 /// Reads the selected probes of `runs`: `probe` names one, else every closed-loop probe (the
 /// unloaded path), else every probe.
 pub fn gather(runs: &[PathBuf], probe: Option<&str>) -> Result<Evidence> {
+    gather_from(runs, probe, true)
+}
+
+fn gather_from(runs: &[PathBuf], probe: Option<&str>, warn_unfinished: bool) -> Result<Evidence> {
     let mut ev = Evidence {
         rtt: new_histogram(),
         sent: 0,
@@ -100,11 +104,14 @@ pub fn gather(runs: &[PathBuf], probe: Option<&str>) -> Result<Evidence> {
             &std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?,
         )
         .with_context(|| format!("{} is not a latlab summary", file.display()))?;
-        if summary.status != RunStatus::Complete {
+        if warn_unfinished && summary.status != RunStatus::Complete {
+            let status = serde_json::to_value(summary.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
             eprintln!(
-                "warning: {} is {:?}: calibrating from what it measured",
+                "warning: {} is {status}: calibrating from what it measured",
                 path.display(),
-                summary.status
             );
         }
         let chosen: Vec<&ProbeSummary> = match probe {
@@ -272,7 +279,8 @@ pub fn calibrate_run(
     probe: &str,
     target: Target,
 ) -> Result<(CalibrationResult, Evidence)> {
-    let ev = gather(&[run.to_path_buf()], Some(probe))?;
+    // The lab calibrates its own run before marking it complete: no warning about that.
+    let ev = gather_from(&[run.to_path_buf()], Some(probe), false)?;
     let result = calibrate(
         &input(&ev, &ev.used.join(", ")),
         target,

@@ -242,7 +242,12 @@ pub struct CalibrateArgs {
     #[arg(required = true, value_name = "RUN_DIR")]
     pub runs: Vec<PathBuf>,
     /// The system to tune: etcd, hashicorp-raft, tikv, cockroachdb, cassandra, akka, generic.
-    #[arg(long = "for", value_name = "TARGET", default_value = "generic")]
+    #[arg(
+        long = "for",
+        visible_alias = "target",
+        value_name = "TARGET",
+        default_value = "generic"
+    )]
     pub target: String,
     /// Use this probe of each run (default: every closed-loop probe, the unloaded path).
     #[arg(long, value_name = "NAME")]

@@ -416,6 +416,7 @@ pub fn calibrate(
                 1
             },
             max_election_ms: raft::MAX_ELECTION_MS,
+            min_election_rtts: raft::ELECTION_RTT_FACTOR,
         };
         Some(raft::derive(
             &one_way,

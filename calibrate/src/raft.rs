@@ -90,6 +90,10 @@ pub struct RaftSpec {
     pub min_election_ms: u64,
     /// Largest election timeout considered, ms.
     pub max_election_ms: u64,
+    /// E is at least this many RTT p99.9, so that a vote round fits inside it
+    /// ([`ELECTION_RTT_FACTOR`] in calibrations; 0 turns the floor off, for studying the
+    /// silence model alone).
+    pub min_election_rtts: f64,
 }
 
 /// The derived Raft timing.
@@ -114,6 +118,9 @@ pub struct RaftTiming {
     /// How it was derived.
     pub derivation: Derivation,
 }
+
+/// E is at least this many RTT p99.9: a RequestVote round must fit inside the timeout.
+pub const ELECTION_RTT_FACTOR: f64 = 2.0;
 
 /// Derives heartbeat interval and election timeout.
 ///
@@ -170,12 +177,17 @@ pub fn derive(
     let step_ms = tick_ms.max(1);
     let tick_ns = tick_ms as f64 * NS_PER_MS;
 
+    // An election needs a RequestVote round trip (and the new leader's first heartbeat a
+    // one-way trip) inside E: the silence model sees only the jitter of the delay, not the
+    // delay itself, so E is also floored at `min_election_rtts` × RTT p99.9.
+    let rtt_floor_ms = ((spec.min_election_rtts * rtt_p999 / NS_PER_MS).ceil() as u64).max(1);
     let min_e = match fixed_h_ms {
         Some(h) => MIN_ELECTION_HEARTBEATS
             .saturating_mul(h)
             .max(spec.min_election_ms),
         None => spec.min_election_ms.max(1),
-    };
+    }
+    .max(rtt_floor_ms);
     let n_lo = min_e.div_ceil(step_ms);
     let n_hi = spec.max_election_ms / step_ms;
     if n_lo > n_hi {
@@ -282,6 +294,9 @@ pub fn derive(
     }
     if hi == n_lo && n_lo > 1 && rate(n_lo - 1) <= budget {
         let why = match fixed_h_ms {
+            _ if min_e == rtt_floor_ms && rtt_floor_ms > spec.min_election_ms => {
+                "at least 2 × RTT p99.9, so that a vote round fits inside it"
+            }
             Some(_) if min_e > spec.min_election_ms => {
                 "etcd's rule of at least 5 heartbeat intervals"
             }
@@ -396,6 +411,7 @@ mod tests {
             tick_based: true,
             min_election_ms: 1,
             max_election_ms: MAX_ELECTION_MS,
+            min_election_rtts: ELECTION_RTT_FACTOR,
         }
     }
 

@@ -150,6 +150,7 @@ fn raft_derivation_holds_under_simulation() {
         tick_based: false,
         min_election_ms: 1,
         max_election_ms: raft::MAX_ELECTION_MS,
+        min_election_rtts: 0.0,
     };
     let rtt = latlab_calibrate::delay::IidSum { one: &d };
     let t = raft::derive(&d, &rtt, loss, &spec, None, false).unwrap();

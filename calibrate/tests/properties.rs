@@ -118,6 +118,7 @@ proptest! {
             tick_based: true,
             min_election_ms: 1,
             max_election_ms: raft::MAX_ELECTION_MS,
+            min_election_rtts: 0.0,
         };
         let rtt = IidSum { one: &d };
         if let Ok(t) = raft::derive(&d, &rtt, loss, &spec, None, false) {

@@ -120,6 +120,12 @@ impl RunDir {
 
     /// Opens an existing run directory.
     pub fn open(path: &Path) -> io::Result<RunDir> {
+        if !path.exists() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{} does not exist", path.display()),
+            ));
+        }
         if !path.join("manifest.json").is_file() {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,

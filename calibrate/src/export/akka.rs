@@ -20,7 +20,7 @@ impl Exporter for AkkaHocon {
         let a = r.akka.as_ref().ok_or(ExportError::Missing {
             format,
             what: "akka threshold",
-            hint: "calibrate with --target akka",
+            hint: "calibrate with --for akka",
         })?;
         let s = a.settings;
         if !crate::positive(a.threshold)

@@ -21,7 +21,7 @@ impl Exporter for CassandraYaml {
         let c = r.cassandra.as_ref().ok_or(ExportError::Missing {
             format,
             what: "cassandra threshold",
-            hint: "calibrate with --target cassandra",
+            hint: "calibrate with --for cassandra",
         })?;
         let (lo, hi) = CASSANDRA_PHI_RANGE;
         let phi = c.phi_convict_threshold;

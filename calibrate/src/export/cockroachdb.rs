@@ -25,7 +25,7 @@ impl Exporter for CockroachEnv {
         let raft = r.raft.as_ref().ok_or(ExportError::Missing {
             format,
             what: "raft timing",
-            hint: "calibrate with --target cockroachdb",
+            hint: "calibrate with --for cockroachdb",
         })?;
         let reject = |reason: String| Err(ExportError::Rejected { format, reason });
         let tick = raft.heartbeat_interval_ms;
@@ -35,7 +35,7 @@ impl Exporter for CockroachEnv {
         }
         if e % tick != 0 {
             return reject(format!(
-                "the election timeout ({e} ms) is not a whole number of {tick} ms ticks; calibrate with --target cockroachdb"
+                "the election timeout ({e} ms) is not a whole number of {tick} ms ticks; calibrate with --for cockroachdb"
             ));
         }
         let election_ticks = e / tick;

@@ -15,7 +15,7 @@ fn etcd_timing(format: &'static str, r: &CalibrationResult) -> Result<(u64, u64)
     let raft = r.raft.as_ref().ok_or(ExportError::Missing {
         format,
         what: "raft timing",
-        hint: "calibrate with --target etcd",
+        hint: "calibrate with --for etcd",
     })?;
     let (h, e) = (raft.heartbeat_interval_ms, raft.election_timeout_ms);
     let reject = |reason: String| Err(ExportError::Rejected { format, reason });
@@ -36,7 +36,7 @@ fn etcd_timing(format: &'static str, r: &CalibrationResult) -> Result<(u64, u64)
     }
     if e % h != 0 {
         return reject(format!(
-            "etcd counts the election timeout in whole heartbeats and would cut {e} ms to {} ms; calibrate with --target etcd",
+            "etcd counts the election timeout in whole heartbeats and would cut {e} ms to {} ms; calibrate with --for etcd",
             e / h * h
         ));
     }
@@ -55,7 +55,9 @@ fn prediction(r: &CalibrationResult) -> String {
     }
 }
 
-/// `--heartbeat-interval=H --election-timeout=E`.
+/// `--heartbeat-interval=H --election-timeout=E`, and nothing else: the output splices into a
+/// command line (`etcd $(latlab calibrate RUN --for etcd --export etcd-flags -o -)`). Its
+/// provenance and prediction are in `calibration-etcd.json` and the YAML export.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EtcdFlags;
 
@@ -66,11 +68,7 @@ impl Exporter for EtcdFlags {
 
     fn render(&self, r: &CalibrationResult) -> Result<String, ExportError> {
         let (h, e) = etcd_timing(self.name(), r)?;
-        Ok(format!(
-            "{}# {}\n--heartbeat-interval={h} --election-timeout={e}\n",
-            header("#", r, "etcd flags"),
-            prediction(r)
-        ))
+        Ok(format!("--heartbeat-interval={h} --election-timeout={e}\n"))
     }
 }
 

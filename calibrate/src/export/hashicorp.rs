@@ -22,7 +22,7 @@ impl Exporter for HashicorpRaftConfig {
         let missing = ExportError::Missing {
             format,
             what: "hashicorp/raft timing",
-            hint: "calibrate with --target hashicorp-raft",
+            hint: "calibrate with --for hashicorp-raft",
         };
         let raft = r.raft.as_ref().ok_or(missing.clone())?;
         let extra = r.hashicorp.as_ref().ok_or(missing)?;

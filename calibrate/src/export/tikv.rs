@@ -27,7 +27,7 @@ impl Exporter for TikvToml {
         let raft = r.raft.as_ref().ok_or(ExportError::Missing {
             format,
             what: "raft timing",
-            hint: "calibrate with --target tikv",
+            hint: "calibrate with --for tikv",
         })?;
         let reject = |reason: String| Err(ExportError::Rejected { format, reason });
         let tick = raft.heartbeat_interval_ms;
@@ -37,7 +37,7 @@ impl Exporter for TikvToml {
         }
         if e % tick != 0 {
             return reject(format!(
-                "the election timeout ({e} ms) is not a whole number of {tick} ms ticks; calibrate with --target tikv"
+                "the election timeout ({e} ms) is not a whole number of {tick} ms ticks; calibrate with --for tikv"
             ));
         }
         let heartbeat_ticks = 1u64;
