@@ -48,6 +48,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     echo "test-deps: not root, cannot install ${need_apt[*]}"
   fi
 fi
+# Debian's etcd-server enables a system etcd on 2379/2380; the tests start their own.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
+  systemctl disable --now etcd >/dev/null 2>&1 || true
+fi
 
 if have python3; then
   missing_py=()
