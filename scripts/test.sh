@@ -14,7 +14,7 @@ cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast
 echo "== cargo bench --no-run"
 cargo bench --workspace --locked --no-run
 echo "== all tests passed"

@@ -331,6 +331,9 @@ fn lab_quick_json_writes_a_complete_run_directory() {
         assert!(intervals >= 1, "{hlog} has no interval lines");
         expected.push(hlog.to_string());
     }
+    // The lab ends with a generic calibration of udp-closed.
+    expected.push("calibration-generic.json".to_string());
+    expected.push("timeouts.toml".to_string());
     let mut files: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
