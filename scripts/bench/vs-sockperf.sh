@@ -23,7 +23,8 @@
 #
 # Usage: scripts/bench/vs-sockperf.sh [--quick] [--rounds N] [--seconds S] [--paths LIST]
 #            [--protos LIST] [--size BYTES] [--server-cpu N] [--client-cpu N]
-#            [--latlab PATH] [--quiet-wait S] [--csv FILE] [--keep]
+#            [--latlab PATH] [--quiet-wait S] [--max-rq-wait PCT] [--csv FILE] [--keep]
+#        scripts/bench/vs-sockperf.sh --table FILE [--seconds S] [--max-rq-wait PCT]
 set -euo pipefail
 
 ROUNDS=5
@@ -39,6 +40,8 @@ CSV=""
 KEEP=0
 QUIET_WAIT=60
 QUIET_BUSY=10
+MAX_RQ_WAIT=10
+TABLE=""
 
 usage() {
     sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
@@ -56,6 +59,11 @@ Options:
                     cargo build --release)
   --quiet-wait S    before each run, wait up to S s for the CPUs to be at most $QUIET_BUSY % busy
                     (default $QUIET_WAIT; 0: do not wait)
+  --max-rq-wait PCT leave out of the medians any run whose server or client spinner waited for
+                    its CPU more than PCT % of the run (default $MAX_RQ_WAIT; such runs are
+                    still printed, and the table's n says how many rounds were kept)
+  --table FILE      only print the table of a CSV written by --csv (with --seconds and
+                    --max-rq-wait as they were), and exit
   --csv FILE        also write every round's percentiles (µs) to FILE
   --keep            keep the raw outputs (printed at the end) instead of deleting them
 EOF
@@ -74,6 +82,8 @@ while [ $# -gt 0 ]; do
         --latlab) LATLAB="$2"; shift ;;
         --csv) CSV="$2"; shift ;;
         --quiet-wait) QUIET_WAIT="$2"; shift ;;
+        --max-rq-wait) MAX_RQ_WAIT="$2"; shift ;;
+        --table) TABLE="$2"; shift ;;
         --keep) KEEP=1 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "vs-sockperf: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -82,9 +92,59 @@ while [ $# -gt 0 ]; do
 done
 
 die() { echo "vs-sockperf: $*" >&2; exit 1; }
-for n in "$ROUNDS" "$SECONDS_PER_RUN" "$SIZE" "$SERVER_CPU" "$CLIENT_CPU" "$QUIET_WAIT"; do
+
+# print_table CSV: per path, protocol and tool, the median over the kept rounds.
+print_table() {
+    python3 - "$1" "$SECONDS_PER_RUN" "$MAX_RQ_WAIT" <<'EOF'
+import csv, statistics, sys
+path_csv, seconds, max_pct = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+limit_ms = seconds * 1000 * max_pct / 100
+keys = ["p50_us", "p99_us", "p99.9_us", "server_rq_wait_ms", "client_rq_wait_ms"]
+runs, kept = {}, {}
+for r in csv.DictReader(open(path_csv)):
+    g = (r["path"], r["proto"], r["tool"])
+    v = [float(r[k]) for k in keys]
+    runs.setdefault(g, []).append(v)
+    if max(v[3], v[4]) <= limit_ms:
+        kept.setdefault(g, []).append(v)
+med = {g: [statistics.median(x[i] for x in vals) for i in range(5)] for g, vals in kept.items()}
+print("RTT in µs: median over the rounds kept (n = kept/run; a run is left out when a spinner")
+print(f"waited for its CPU more than {max_pct:g} % of its {seconds:g} s, i.e. {limit_ms:.0f} ms);")
+print("rq-wait: median ms the server / client spinner waited; ratio = latlab / sockperf")
+print(f"{'path':<9}{'proto':<6}{'tool':<9}{'n':>5}{'p50':>9}{'p99':>9}{'p99.9':>10}"
+      f"{'rq-wait ms':>15}{'p50 ratio':>11}{'p99 ratio':>11}{'p99.9 ratio':>13}")
+seen = []
+for (path, proto, _) in runs:
+    if (path, proto) not in seen:
+        seen.append((path, proto))
+for path, proto in seen:
+    for tool in ("sockperf", "latlab"):
+        g = (path, proto, tool)
+        if g not in runs:
+            continue
+        n = f"{len(kept.get(g, []))}/{len(runs[g])}"
+        if g not in med:
+            print(f"{path:<9}{proto:<6}{tool:<9}{n:>5}   (every run disturbed)")
+            continue
+        m = med[g]
+        line = f"{path:<9}{proto:<6}{tool:<9}{n:>5}{m[0]:>9.2f}{m[1]:>9.2f}{m[2]:>10.2f}"
+        line += f"{m[3]:>8.0f} /{m[4]:>5.0f}"
+        other = (path, proto, "sockperf")
+        if tool == "latlab" and other in med:
+            line += "".join(f"{a / b:>{w}.2f}" for a, b, w in zip(m[:3], med[other][:3], (11, 11, 13)))
+        print(line)
+EOF
+}
+for n in "$ROUNDS" "$SECONDS_PER_RUN" "$SIZE" "$SERVER_CPU" "$CLIENT_CPU" "$QUIET_WAIT" \
+    "$MAX_RQ_WAIT"; do
     [[ "$n" =~ ^[0-9]+$ ]] || die "expected a whole number, got '$n'"
 done
+if [ -n "$TABLE" ]; then
+    command -v python3 >/dev/null || die "python3 not found (it computes the medians)"
+    [ -r "$TABLE" ] || die "cannot read $TABLE"
+    print_table "$TABLE"
+    exit 0
+fi
 [ "$ROUNDS" -ge 1 ] && [ "$ROUNDS" -le 100 ] || die "--rounds must be 1..100"
 [ "$SECONDS_PER_RUN" -ge 1 ] && [ "$SECONDS_PER_RUN" -le 600 ] || die "--seconds must be 1..600"
 [ "$SIZE" -ge 44 ] || die "--size must be at least 44 (a STAMP packet)"
@@ -382,32 +442,4 @@ done
 echo "vs-sockperf: done; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 [ -z "$CSV" ] || cp "$WORK/results.csv" "$CSV"
 
-python3 - "$WORK/results.csv" <<'EOF'
-import csv, statistics, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
-keys = ["p50_us", "p99_us", "p99.9_us", "server_rq_wait_ms", "client_rq_wait_ms"]
-groups = {}
-for r in rows:
-    groups.setdefault((r["path"], r["proto"], r["tool"]), []).append([float(r[k]) for k in keys])
-med = {g: [statistics.median(v[i] for v in vals) for i in range(5)] for g, vals in groups.items()}
-print("RTT in µs, median over rounds (n); ratio = latlab / sockperf (<= 1.0: latlab not slower);")
-print("rq-wait: median ms the server / client spinner waited for its CPU during a run")
-print(f"{'path':<9}{'proto':<6}{'tool':<9}{'n':>3}{'p50':>10}{'p99':>10}{'p99.9':>10}"
-      f"{'rq-wait':>13}{'p50 ratio':>11}{'p99 ratio':>11}{'p99.9 ratio':>13}")
-seen = []
-for (path, proto, tool) in groups:
-    if (path, proto) not in seen:
-        seen.append((path, proto))
-for path, proto in seen:
-    for tool in ("sockperf", "latlab"):
-        g = (path, proto, tool)
-        if g not in med:
-            continue
-        m = med[g]
-        line = f"{path:<9}{proto:<6}{tool:<9}{len(groups[g]):>3}" + "".join(f"{x:>10.2f}" for x in m[:3])
-        line += f"{m[3]:>7.1f} /{m[4]:>5.1f}"
-        other = (path, proto, "sockperf")
-        if tool == "latlab" and other in med:
-            line += "".join(f"{a / b:>{w}.2f}" for a, b, w in zip(m[:3], med[other][:3], (11, 11, 13)))
-        print(line)
-EOF
+print_table "$WORK/results.csv"
