@@ -407,6 +407,8 @@ pub fn run<D: Datapath + ?Sized>(
                         }
                         Err(e) => return Err(e.into()),
                     }
+                    // Closed loop: the round trip starts at the send, not before the encode.
+                    let intended = if open { intended } else { sent_at };
                     *slot = Slot {
                         seq,
                         intended,
