@@ -1,118 +1,14 @@
-//! Small special functions: log-gamma, the regularized incomplete gamma functions, the normal
-//! tail, Poisson tails and the exact (Garwood 1936) Poisson confidence interval.
+//! Poisson tails and the exact (Garwood 1936) Poisson confidence interval, on top of the
+//! regularized incomplete gamma functions of `latlab_queueing::fit::special` (re-exported with
+//! `ln Γ` and the normal tail).
 //!
-//! * `ln Γ` by the Lanczos approximation (g = 7, 9 terms; relative error ≈ 1e-15).
-//! * `P(a, x)` by its power series when `x < a + 1`, `Q(a, x)` by Lentz's continued fraction
-//!   otherwise (Press et al., *Numerical Recipes*, §6.2).
-//! * Normal tail `Φc(x) = ½ Q(½, x²/2)` for `x ≥ 0`.
 //! * Poisson: `P(X ≤ n; λ) = Q(n + 1, λ)`, `P(X ≥ n; λ) = P(n, λ)`.
 //! * Garwood's interval for a count `n` at confidence `1 − α`: `[L, U]` with
 //!   `P(X ≥ n; L) = α/2` and `P(X ≤ n; U) = α/2` (`L = 0` when `n = 0`), solved by bisection.
 
-const EPS: f64 = 1e-15;
-const FPMIN: f64 = 1e-300;
-
-/// `ln Γ(x)` for `x > 0`.
-pub fn ln_gamma(x: f64) -> f64 {
-    const G: f64 = 7.0;
-    const C: [f64; 9] = [
-        0.999_999_999_999_809_9,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_1,
-        -176.615_029_162_140_6,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_572e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
-    if x < 0.5 {
-        // Reflection: Γ(x)Γ(1 − x) = π / sin(πx).
-        let pi = std::f64::consts::PI;
-        return (pi / (pi * x).sin()).abs().ln() - ln_gamma(1.0 - x);
-    }
-    let x = x - 1.0;
-    let mut a = C[0];
-    let t = x + G + 0.5;
-    for (i, c) in C.iter().enumerate().skip(1) {
-        a += c / (x + i as f64);
-    }
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
-}
-
-/// Regularized lower incomplete gamma `P(a, x)`.
-pub fn gamma_p(a: f64, x: f64) -> f64 {
-    if x <= 0.0 {
-        return 0.0;
-    }
-    if x < a + 1.0 {
-        gamma_series(a, x)
-    } else {
-        1.0 - gamma_cf(a, x)
-    }
-}
-
-/// Regularized upper incomplete gamma `Q(a, x) = 1 − P(a, x)`.
-pub fn gamma_q(a: f64, x: f64) -> f64 {
-    if x <= 0.0 {
-        return 1.0;
-    }
-    if x < a + 1.0 {
-        1.0 - gamma_series(a, x)
-    } else {
-        gamma_cf(a, x)
-    }
-}
-
-fn gamma_series(a: f64, x: f64) -> f64 {
-    let mut ap = a;
-    let mut del = 1.0 / a;
-    let mut sum = del;
-    for _ in 0..100_000 {
-        ap += 1.0;
-        del *= x / ap;
-        sum += del;
-        if del.abs() < sum.abs() * EPS {
-            break;
-        }
-    }
-    sum * (-x + a * x.ln() - ln_gamma(a)).exp()
-}
-
-fn gamma_cf(a: f64, x: f64) -> f64 {
-    let mut b = x + 1.0 - a;
-    let mut c = 1.0 / FPMIN;
-    let mut d = 1.0 / b;
-    let mut h = d;
-    for i in 1..100_000 {
-        let an = -(i as f64) * (i as f64 - a);
-        b += 2.0;
-        d = an * d + b;
-        if d.abs() < FPMIN {
-            d = FPMIN;
-        }
-        c = b + an / c;
-        if c.abs() < FPMIN {
-            c = FPMIN;
-        }
-        d = 1.0 / d;
-        let del = d * c;
-        h *= del;
-        if (del - 1.0).abs() < EPS {
-            break;
-        }
-    }
-    (-x + a * x.ln() - ln_gamma(a)).exp() * h
-}
-
-/// Standard normal tail `P(Z > x)`.
-pub fn normal_sf(x: f64) -> f64 {
-    if x >= 0.0 {
-        0.5 * gamma_q(0.5, 0.5 * x * x)
-    } else {
-        1.0 - 0.5 * gamma_q(0.5, 0.5 * x * x)
-    }
-}
+// The special functions themselves live in the queueing crate (which this crate builds on);
+// they are re-exported here so callers of `latlab_calibrate::stats` keep one import.
+pub use latlab_queueing::fit::special::{gamma_p, gamma_q, ln_gamma, normal_sf};
 
 /// `P(X ≤ n)` for `X ~ Poisson(λ)`.
 pub fn poisson_cdf(n: u64, lambda: f64) -> f64 {
