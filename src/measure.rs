@@ -58,7 +58,9 @@ pub fn run_probe(
             (r, pinned)
         });
         let started = Instant::now();
-        while !handle.is_finished() {
+        // With nothing drawn, just wait: a main thread waking to update a hidden bar would
+        // preempt a spinner on a machine with as many spinners as CPUs.
+        while show_progress && !handle.is_finished() {
             std::thread::sleep(Duration::from_millis(50));
             if by_time {
                 pb.set_position((started.elapsed().as_millis() as u64).min(len));

@@ -111,6 +111,8 @@ pub fn bar(len: u64, msg: &str, visible: bool) -> ProgressBar {
             .progress_chars("=> "),
     );
     pb.set_message(msg.to_string());
-    pb.enable_steady_tick(Duration::from_millis(100));
+    if visible {
+        pb.enable_steady_tick(Duration::from_millis(100));
+    }
     pb
 }

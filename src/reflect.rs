@@ -49,9 +49,10 @@ pub fn run(a: &ReflectArgs) -> Result<()> {
     let (cfg, counters_ref) = (&cfg, &counters);
     let result: Result<()> = std::thread::scope(|s| {
         let h = s.spawn(move || served.run(a.cpu, cfg, stop, counters_ref, None));
+        let visible = output::interactive(a.json);
         let spinner = ProgressBar::with_draw_target(
             None,
-            if output::interactive(a.json) {
+            if visible {
                 ProgressDrawTarget::stderr_with_hz(4)
             } else {
                 ProgressDrawTarget::hidden()
@@ -59,7 +60,7 @@ pub fn run(a: &ReflectArgs) -> Result<()> {
         );
         spinner
             .set_style(ProgressStyle::with_template("{spinner} {msg}").expect("static template"));
-        while !h.is_finished() {
+        while visible && !h.is_finished() {
             std::thread::sleep(Duration::from_millis(100));
             let [rx, tx, bad, err] = counters_ref.snapshot();
             spinner.set_message(format!(
