@@ -42,6 +42,14 @@ pub enum DatapathKind {
     KernelUdp,
     /// The kernel's TCP socket (TCP_NODELAY), non-blocking, spin-polled.
     KernelTcp,
+    /// UDP through io_uring: registered file, multishot receive into a provided-buffer ring,
+    /// completions found by spinning on the completion queue.
+    IoUringUdp,
+    /// TCP through io_uring (sender side), framed like [`DatapathKind::KernelTcp`].
+    IoUringTcp,
+    /// An AF_XDP socket: Ethernet/IPv4/UDP frames built and parsed in user space, an XDP
+    /// program redirecting only the probe's UDP port to it.
+    AfXdp,
     /// An in-memory datapath used by tests (scripted loss, reordering, duplicates).
     Scripted,
 }
@@ -51,6 +59,9 @@ impl fmt::Display for DatapathKind {
         f.write_str(match self {
             DatapathKind::KernelUdp => "kernel-udp",
             DatapathKind::KernelTcp => "kernel-tcp",
+            DatapathKind::IoUringUdp => "io-uring-udp",
+            DatapathKind::IoUringTcp => "io-uring-tcp",
+            DatapathKind::AfXdp => "af-xdp",
             DatapathKind::Scripted => "scripted",
         })
     }
@@ -71,6 +82,12 @@ pub struct DatapathInfo {
     pub spin: bool,
     /// Whether software RX timestamps (`SO_TIMESTAMPING`) are delivered with each message.
     pub kernel_rx_timestamps: bool,
+    /// The mode a bypass path actually obtained, which may differ from the one asked for:
+    /// AF_XDP's attach mode and copy or zero-copy (e.g. `"native attach, copy"` on veth);
+    /// io_uring's setup (e.g. `"single-issuer, defer-taskrun, multishot recv, buffer ring"`).
+    /// `None` for the kernel socket paths.
+    #[serde(default)]
+    pub mode: Option<String>,
     /// Anything else worth knowing, one fact per line (e.g. a refused socket option).
     pub notes: Vec<String>,
 }
@@ -188,6 +205,15 @@ pub enum DatapathError {
     /// Waiting for readiness failed.
     #[error("poll failed")]
     Poll(#[source] io::Error),
+    /// A datapath cannot be set up on this system (no privilege, no such interface, a kernel
+    /// without the feature, something else already attached): what failed, and what to do.
+    #[error("{reason}; {hint}")]
+    Unavailable {
+        /// What failed, in one line.
+        reason: String,
+        /// What the user can do about it.
+        hint: String,
+    },
 }
 
 impl DatapathError {

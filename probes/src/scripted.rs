@@ -66,6 +66,7 @@ impl Datapath for Scripted {
             busy_poll_us: None,
             spin: true,
             kernel_rx_timestamps: false,
+            mode: None,
             notes: vec![format!("{} scripted fates", self.script.len())],
         }
     }

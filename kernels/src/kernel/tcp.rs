@@ -63,6 +63,7 @@ impl Datapath for TcpPath {
             busy_poll_us: self.busy_poll_us,
             spin: true,
             kernel_rx_timestamps: false,
+            mode: None,
             notes: vec![format!(
                 "messages framed by size: {} bytes each",
                 self.msg_len

@@ -230,6 +230,7 @@ impl UdpPath {
             busy_poll_us: self.busy_poll_us,
             spin: true,
             kernel_rx_timestamps: self.timestamps,
+            mode: None,
             notes: self.notes.clone(),
         }
     }
