@@ -123,6 +123,76 @@ pub enum Proto {
     Tcp,
 }
 
+/// How bytes move between latlab and the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DatapathArg {
+    /// The kernel's sockets, non-blocking and spin-polled.
+    Kernel,
+    /// The same sockets through io_uring: registered file and buffers, multishot receive into
+    /// a provided-buffer ring, completions found by spinning on the completion queue.
+    IoUring,
+    /// An AF_XDP socket on --iface (UDP only): frames built in user space, an XDP program
+    /// that redirects only latlab's UDP port; needs root (CAP_NET_ADMIN and CAP_BPF).
+    AfXdp,
+}
+
+impl DatapathArg {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            DatapathArg::Kernel => "kernel",
+            DatapathArg::IoUring => "io-uring",
+            DatapathArg::AfXdp => "af-xdp",
+        }
+    }
+}
+
+/// AF_XDP attach mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum XdpModeArg {
+    /// Native (driver) mode if the driver has it, else generic (skb) mode.
+    Auto,
+    /// Generic mode: works on every interface, frames pass through an skb first.
+    Skb,
+    /// Driver mode: the XDP program runs in the driver's receive path.
+    Native,
+}
+
+/// Which datapath moves the bytes, and its options.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Datapath")]
+pub struct DatapathArgs {
+    /// How bytes cross between latlab and the wire. The same probe loop, STAMP packets and
+    /// run-directory output on every path, so paths compare with one flag.
+    #[arg(long, value_enum, default_value_t = DatapathArg::Kernel)]
+    pub datapath: DatapathArg,
+    /// io_uring: a kernel thread polls the submission queue (IORING_SETUP_SQPOLL). It needs a
+    /// core of its own; with fewer than three CPUs it competes with the spinners and hurts.
+    #[arg(long)]
+    pub sqpoll: bool,
+    /// io_uring: pin the SQPOLL thread to this CPU.
+    #[arg(long, value_name = "N", requires = "sqpoll")]
+    pub sqpoll_cpu: Option<u32>,
+    /// AF_XDP: the network interface to attach to (e.g. eth0, veth0).
+    #[arg(long, value_name = "IFACE")]
+    pub iface: Option<String>,
+    /// AF_XDP: the interface's receive queue to bind (traffic must be steered to it).
+    #[arg(long, value_name = "Q", default_value_t = 0)]
+    pub queue: u32,
+    /// AF_XDP: require zero-copy mode (fails where the driver lacks it).
+    #[arg(long, conflicts_with = "copy")]
+    pub zero_copy: bool,
+    /// AF_XDP: force copy mode (default: whatever the kernel grants; the manifest says which).
+    #[arg(long)]
+    pub copy: bool,
+    /// AF_XDP: where the XDP program runs.
+    #[arg(long, value_enum, default_value_t = XdpModeArg::Auto)]
+    pub xdp_mode: XdpModeArg,
+    /// AF_XDP probe: the next hop's MAC address (default: from the kernel's neighbour table).
+    #[arg(long, value_name = "MAC")]
+    pub dst_mac: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct ReflectArgs {
     /// Address to listen on. Port 862 is STAMP's; binding below 1024 needs root.
@@ -154,6 +224,8 @@ pub struct ReflectArgs {
     /// Print the final counters as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub path: DatapathArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -234,6 +306,8 @@ pub struct RttArgs {
     pub name: String,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub path: DatapathArgs,
 }
 
 #[derive(Debug, Args)]

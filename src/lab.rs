@@ -18,7 +18,7 @@ use latlab_probes::RunStatus;
 use latlab_topology::{Placement, Topology};
 use serde_json::json;
 
-use crate::cli::{LabArgs, Proto};
+use crate::cli::{DatapathArgs, LabArgs, Proto};
 use crate::context::RunContext;
 use crate::measure::{self, ProbeSpec};
 use crate::reflect::Served;
@@ -106,7 +106,7 @@ pub fn run(a: &LabArgs) -> Result<()> {
             break;
         }
         let mine: Vec<&Step> = steps.iter().filter(|s| s.proto == proto).collect();
-        let result = with_reflector(proto, refl_cpu, None, |target| {
+        let result = with_reflector(proto, &DatapathArgs::kernel(), refl_cpu, None, |target| {
             for step in &mine {
                 if STOP.load(Ordering::SeqCst) {
                     break;
@@ -222,6 +222,7 @@ pub fn run(a: &LabArgs) -> Result<()> {
 /// Runs `body` with an in-process reflector for `proto` on 127.0.0.1, pinned to `cpu`.
 pub fn with_reflector(
     proto: Proto,
+    path: &DatapathArgs,
     cpu: Option<usize>,
     service: Option<&mut (dyn FnMut() -> u64 + Send)>,
     body: impl FnOnce(SocketAddr) -> Result<()>,
@@ -234,7 +235,7 @@ pub fn with_reflector(
         recv_ttl: true,
         ..UdpOptions::default()
     };
-    let served = Served::bind(proto, any, udp)?;
+    let served = Served::bind(proto, any, udp, path)?;
     let addr = served.local;
     let (stop_ref, counters_ref, cfg_ref) = (&stop, &counters, &cfg);
     std::thread::scope(|s| {

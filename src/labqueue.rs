@@ -342,64 +342,70 @@ pub fn run(a: &LabQueueArgs) -> Result<()> {
         ssid: 1,
         ..RttConfig::default()
     };
-    crate::lab::with_reflector(Proto::Udp, Some(refl_cpu), Some(&mut stage), |target| {
-        // 1. Closed loop: the unloaded path and the service histogram.
-        let cfg = udp_cfg(Schedule::Closed, calib_time, 2000);
-        let dp = UdpPath::connect(target, None, UdpOptions::default())?;
-        let o = closed_probe(dp, &ctx, &cfg, probe_cpu, &target.to_string())?;
-        write_hlog(
-            &ctx.dir.file("calibrate.hlog"),
-            o.start_unix_ns,
-            "latlab lab queue: closed-loop calibration, RTT in nanoseconds",
-            o.rtt.intervals(),
-        )
-        .context("writing calibrate.hlog")?;
-        let residence = o
-            .residence
-            .as_ref()
-            .context("the reflector's replies carry no t2/t3")?;
-        if residence.len() < 100 {
-            anyhow::bail!("calibration got only {} replies", residence.len());
-        }
-        let spin_mean_ns = residence.mean();
-        calib = Some(o);
-
-        // 2. Back-to-back bursts: the server's overhead between its own timestamps.
-        let b = burst_overhead(target, probe_cpu)?;
-        mu_eff = 1e9 / (spin_mean_ns + b.gap_p50_ns);
-        burst_before = Some(b);
-
-        // 4. The loads.
-        for (i, &rho) in loads.iter().enumerate() {
-            if STOP.load(Ordering::SeqCst) {
-                break;
+    crate::lab::with_reflector(
+        Proto::Udp,
+        &crate::cli::DatapathArgs::kernel(),
+        Some(refl_cpu),
+        Some(&mut stage),
+        |target| {
+            // 1. Closed loop: the unloaded path and the service histogram.
+            let cfg = udp_cfg(Schedule::Closed, calib_time, 2000);
+            let dp = UdpPath::connect(target, None, UdpOptions::default())?;
+            let o = closed_probe(dp, &ctx, &cfg, probe_cpu, &target.to_string())?;
+            write_hlog(
+                &ctx.dir.file("calibrate.hlog"),
+                o.start_unix_ns,
+                "latlab lab queue: closed-loop calibration, RTT in nanoseconds",
+                o.rtt.intervals(),
+            )
+            .context("writing calibrate.hlog")?;
+            let residence = o
+                .residence
+                .as_ref()
+                .context("the reflector's replies carry no t2/t3")?;
+            if residence.len() < 100 {
+                anyhow::bail!("calibration got only {} replies", residence.len());
             }
-            let lambda = rho * mu_eff;
-            let warmup = (lambda * 0.2).clamp(200.0, 20_000.0) as u64;
-            let name = format!("load-{:02}", (rho * 100.0).round() as u32);
-            let spec = probe_spec(
-                &name,
-                target,
-                udp_cfg(
-                    Schedule::Poisson {
-                        rate_hz: lambda,
-                        seed: a.seed.wrapping_add(1 + i as u64),
-                    },
-                    per_load,
-                    warmup,
-                ),
-                probe_cpu,
-                &placement,
-            );
-            let dp = Box::new(UdpPath::connect(target, None, UdpOptions::default())?);
-            let s = measure::run_probe(dp, &ctx.clock, &spec, &ctx.dir, &STOP, show)?;
-            ctx.summary.probes.push(s.clone());
-            ctx.save_summary()?;
-            loaded.push((rho, lambda, s));
-        }
-        burst_after = burst_overhead(target, probe_cpu).ok();
-        Ok(())
-    })?;
+            let spin_mean_ns = residence.mean();
+            calib = Some(o);
+
+            // 2. Back-to-back bursts: the server's overhead between its own timestamps.
+            let b = burst_overhead(target, probe_cpu)?;
+            mu_eff = 1e9 / (spin_mean_ns + b.gap_p50_ns);
+            burst_before = Some(b);
+
+            // 4. The loads.
+            for (i, &rho) in loads.iter().enumerate() {
+                if STOP.load(Ordering::SeqCst) {
+                    break;
+                }
+                let lambda = rho * mu_eff;
+                let warmup = (lambda * 0.2).clamp(200.0, 20_000.0) as u64;
+                let name = format!("load-{:02}", (rho * 100.0).round() as u32);
+                let spec = probe_spec(
+                    &name,
+                    target,
+                    udp_cfg(
+                        Schedule::Poisson {
+                            rate_hz: lambda,
+                            seed: a.seed.wrapping_add(1 + i as u64),
+                        },
+                        per_load,
+                        warmup,
+                    ),
+                    probe_cpu,
+                    &placement,
+                );
+                let dp = Box::new(UdpPath::connect(target, None, UdpOptions::default())?);
+                let s = measure::run_probe(dp, &ctx.clock, &spec, &ctx.dir, &STOP, show)?;
+                ctx.summary.probes.push(s.clone());
+                ctx.save_summary()?;
+                loaded.push((rho, lambda, s));
+            }
+            burst_after = burst_overhead(target, probe_cpu).ok();
+            Ok(())
+        },
+    )?;
 
     let calib = calib.expect("set when the reflector body succeeded");
     let burst = burst_before.expect("set when the reflector body succeeded");

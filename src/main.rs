@@ -4,6 +4,7 @@
 mod calibrate;
 mod cli;
 mod context;
+mod datapath;
 mod lab;
 mod labqueue;
 mod measure;

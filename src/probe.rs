@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use latlab_kernels::{Datapath, TcpPath, UdpOptions, UdpPath};
+use latlab_kernels::UdpOptions;
 use latlab_probes::manifest::ProbeSummary;
 use latlab_probes::rtt::{ReplyFormat, RttConfig, Schedule};
 use latlab_probes::stamp::ErrorEstimate;
@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::cli::{Proto, ReplyArg, RttArgs, ScheduleArg};
 use crate::context::RunContext;
+use crate::datapath::ProbeEnds;
 use crate::measure::{self, ProbeSpec};
 use crate::{output, STOP};
 
@@ -86,19 +87,22 @@ pub fn run_rtt(a: &RttArgs) -> Result<()> {
         Proto::Udp => "udp",
         Proto::Tcp => "tcp",
     };
-    let dp: Box<dyn Datapath + Send> = match a.proto {
-        Proto::Udp => Box::new(UdpPath::connect(
+    let dp = crate::datapath::open_probe(
+        &a.path,
+        &ProbeEnds {
+            proto: a.proto,
             target,
-            a.bind,
-            UdpOptions {
+            bind: a.bind,
+            size: a.size,
+            connect_timeout: a.give_up,
+            udp: UdpOptions {
                 busy_poll_us: a.busy_poll,
                 kernel_timestamps: a.kernel_timestamps,
                 recv_ttl: false,
                 ..UdpOptions::default()
             },
-        )?),
-        Proto::Tcp => Box::new(TcpPath::connect(target, a.size, a.give_up, a.busy_poll)?),
-    };
+        },
+    )?;
     let topo = latlab_topology::Topology::detect();
     let placement = topo.placement(a.cpu, None, a.cpu.is_some());
     let config = json!({
@@ -108,6 +112,8 @@ pub fn run_rtt(a: &RttArgs) -> Result<()> {
         "size_bytes": a.size, "timeout_s": a.timeout.as_secs_f64(), "give_up_s": a.give_up.as_secs_f64(),
         "busy_poll_us": a.busy_poll, "kernel_timestamps": a.kernel_timestamps, "cpu": a.cpu,
         "ssid": a.ssid, "interval_s": a.interval.as_secs_f64(),
+        "datapath": a.path.datapath.name(), "sqpoll": a.path.sqpoll,
+        "iface": a.path.iface, "queue": a.path.queue,
     });
     let mut ctx = RunContext::start(
         &a.output.out,

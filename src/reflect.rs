@@ -4,14 +4,14 @@ use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use latlab_kernels::{TcpEchoReflector, UdpOptions, UdpPath};
+use latlab_kernels::{TcpEchoReflector, UdpOptions, UdpPath, UringUdpReflector};
 use latlab_probes::reflector::{self, ReflectorConfig, ReflectorCounters};
 use latlab_probes::stamp::ErrorEstimate;
 use serde_json::json;
 
-use crate::cli::{Proto, ReflectArgs};
+use crate::cli::{DatapathArg, DatapathArgs, Proto, ReflectArgs};
 use crate::{output, STOP};
 
 pub fn run(a: &ReflectArgs) -> Result<()> {
@@ -34,7 +34,7 @@ pub fn run(a: &ReflectArgs) -> Result<()> {
         recv_ttl: true,
         ..UdpOptions::default()
     };
-    let served = Served::bind(a.proto, a.bind, udp)?;
+    let served = Served::bind(a.proto, a.bind, udp, &a.path)?;
     let (local, what) = (served.local, served.describe());
     {
         // Always on stderr, also with --json: with `--bind ADDR:0` this is how the port is learnt.
@@ -105,14 +105,33 @@ pub struct Served {
 
 enum ServedKind {
     Udp(UdpPath),
+    UringUdp(Box<UringUdpReflector>),
     Tcp(TcpEchoReflector),
 }
 
 impl Served {
-    /// Binds a STAMP (UDP) or echo (TCP) reflector on `addr`.
-    pub fn bind(proto: Proto, addr: SocketAddr, udp: UdpOptions) -> Result<Served> {
-        Ok(match proto {
-            Proto::Udp => {
+    /// Binds a STAMP (UDP) or echo (TCP) reflector on `addr`, over the chosen datapath.
+    pub fn bind(
+        proto: Proto,
+        addr: SocketAddr,
+        udp: UdpOptions,
+        path: &DatapathArgs,
+    ) -> Result<Served> {
+        path.check(proto)?;
+        Ok(match (path.datapath, proto) {
+            (DatapathArg::IoUring, Proto::Tcp) => bail!(
+                "io_uring drives the TCP probe; the TCP echo reflector runs on the kernel path (drop --datapath io-uring here)"
+            ),
+            (DatapathArg::IoUring, Proto::Udp) => {
+                let p = UringUdpReflector::bind(addr, crate::datapath::reflector_uring(path, udp))?;
+                let local = p.local_addr();
+                Served {
+                    kind: ServedKind::UringUdp(Box::new(p)),
+                    local,
+                }
+            }
+            (DatapathArg::AfXdp, _) => bail!("--datapath af-xdp is not available in this build"),
+            (DatapathArg::Kernel, Proto::Udp) => {
                 let p = UdpPath::bind(addr, udp)?;
                 let local = p.local_addr()?;
                 Served {
@@ -120,7 +139,7 @@ impl Served {
                     local,
                 }
             }
-            Proto::Tcp => {
+            (DatapathArg::Kernel, Proto::Tcp) => {
                 let e = TcpEchoReflector::bind(addr, 64)?;
                 let local = e.local_addr()?;
                 Served {
@@ -135,6 +154,7 @@ impl Served {
     pub fn describe(&self) -> &'static str {
         match self.kind {
             ServedKind::Udp(_) => "STAMP (udp)",
+            ServedKind::UringUdp(_) => "STAMP (udp over io_uring)",
             ServedKind::Tcp(_) => "echo (tcp)",
         }
     }
@@ -158,6 +178,12 @@ impl Served {
             (ServedKind::Udp(mut p), None) => reflector::run_stamp(&mut p, cfg, stop, counters)?,
             (ServedKind::Udp(mut p), Some(f)) => {
                 reflector::run_stamp_with_service(&mut p, cfg, stop, counters, f)?
+            }
+            (ServedKind::UringUdp(mut p), None) => {
+                reflector::run_stamp(p.as_mut(), cfg, stop, counters)?
+            }
+            (ServedKind::UringUdp(mut p), Some(f)) => {
+                reflector::run_stamp_with_service(p.as_mut(), cfg, stop, counters, f)?
             }
             (ServedKind::Tcp(mut e), _) => reflector::run_tcp_echo(&mut e, cfg, stop, counters)?,
         }

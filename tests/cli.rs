@@ -110,8 +110,13 @@ fn announced_addr(stderr: ChildStderr) -> (Option<SocketAddr>, JoinHandle<String
 
 impl Reflector {
     fn start(proto: &str) -> Reflector {
+        Reflector::start_with(proto, &[])
+    }
+
+    fn start_with(proto: &str, extra: &[&str]) -> Reflector {
         let mut child = StdCommand::new(env!("CARGO_BIN_EXE_latlab"))
             .args(["reflect", "--bind", "127.0.0.1:0", "--proto", proto])
+            .args(extra)
             // A bound on the process's life should the test lose track of it.
             .args(["--duration", "60s"])
             .stdout(Stdio::piped())
@@ -248,10 +253,92 @@ fn assert_probe_sane(p: &Value) {
         q.windows(2).all(|w| w[0] <= w[1]),
         "percentiles must not decrease: {rtt:#}"
     );
-    assert_eq!(
-        p["datapath"]["kind"],
-        format!("kernel-{}", p["proto"].as_str().unwrap())
+    let kind = p["datapath"]["kind"].as_str().unwrap_or_default();
+    assert!(
+        kind.ends_with(&format!("-{}", p["proto"].as_str().unwrap())),
+        "datapath {kind} carries {}",
+        p["proto"]
     );
+}
+
+#[test]
+fn io_uring_datapath_end_to_end() {
+    let _turn = measuring();
+    let refl = Reflector::start_with("udp", &["--datapath", "io-uring"]);
+    let target = refl.target();
+    let tmp = tempfile::tempdir().unwrap();
+    let v = probe_json(
+        &[
+            "--target",
+            &target,
+            "--datapath",
+            "io-uring",
+            "--count",
+            "3000",
+            "--warmup",
+            "200",
+        ],
+        tmp.path(),
+    );
+    let p = &v["probe"];
+    assert_probe_sane(p);
+    assert_loss_ok(p);
+    assert_eq!(p["datapath"]["kind"], "io-uring-udp");
+    let mode = p["datapath"]["mode"].as_str().unwrap_or_default();
+    assert!(mode.contains("multishot recvmsg"), "{mode}");
+    assert!(
+        !p["network_rtt"].is_null(),
+        "STAMP replies from the io_uring reflector carry t2/t3: {p:#}"
+    );
+    let v = probe_json(
+        &[
+            "--target",
+            &target,
+            "--datapath",
+            "io-uring",
+            "--count",
+            "5000",
+            "--warmup",
+            "100",
+            "--rate",
+            "20000",
+        ],
+        tmp.path(),
+    );
+    assert_probe_sane(&v["probe"]);
+    assert_loss_ok(&v["probe"]);
+    let (status, out, err) = refl.stop();
+    assert_eq!(status.code(), Some(130), "reflect after SIGINT: {err}");
+    assert!(
+        err.contains("io_uring"),
+        "the reflector says what it serves: {err}"
+    );
+    assert_eq!(reflected(&out), (3200 + 5100, 3200 + 5100));
+
+    // io_uring's TCP probe against the (kernel) echo reflector.
+    let refl = Reflector::start("tcp");
+    let v = probe_json(
+        &[
+            "--target",
+            &refl.target(),
+            "--proto",
+            "tcp",
+            "--datapath",
+            "io-uring",
+            "--count",
+            "2000",
+            "--warmup",
+            "100",
+            "--size",
+            "300",
+        ],
+        tmp.path(),
+    );
+    let p = &v["probe"];
+    assert_probe_sane(p);
+    assert_eq!(p["datapath"]["kind"], "io-uring-tcp");
+    assert_eq!((u(p, "sent"), u(p, "received")), (2000, 2000), "{p:#}");
+    refl.stop();
 }
 
 #[test]
@@ -635,6 +722,36 @@ fn bad_arguments_are_rejected() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("44"));
+    // Datapath options that belong to another datapath are refused, naming the fix.
+    rtt(&["--sqpoll"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--datapath io-uring"));
+    rtt(&["--iface", "lo"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--datapath af-xdp"));
+    rtt(&["--datapath", "af-xdp"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("needs --iface"));
+    rtt(&["--datapath", "af-xdp", "--iface", "lo", "--proto", "tcp"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("UDP only"));
+    latlab()
+        .args([
+            "reflect",
+            "--bind",
+            "127.0.0.1:0",
+            "--proto",
+            "tcp",
+            "--datapath",
+            "io-uring",
+        ])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("kernel path"));
     rtt(&["--schedule", "constant"])
         .assert()
         .code(2)

@@ -28,10 +28,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod framer;
 pub mod kernel;
 mod sys;
+pub mod uring;
 
 pub use kernel::{TcpEchoReflector, TcpPath, UdpOptions, UdpPath};
+pub use uring::{UringOptions, UringTcpPath, UringUdpPath, UringUdpReflector};
 
 /// Which datapath moved the bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

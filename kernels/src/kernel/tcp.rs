@@ -3,6 +3,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
+use crate::framer::Framer;
 use crate::{sys, Datapath, DatapathError, DatapathInfo, DatapathKind, Received, SEND_STALL_LIMIT};
 
 /// A kernel TCP connection carrying fixed-size messages, for a probe.
@@ -14,9 +15,7 @@ use crate::{sys, Datapath, DatapathError, DatapathInfo, DatapathKind, Received, 
 pub struct TcpPath {
     stream: TcpStream,
     peer: SocketAddr,
-    msg_len: usize,
-    rx: Vec<u8>,
-    rx_fill: usize,
+    framer: Framer,
     busy_poll_us: Option<u32>,
 }
 
@@ -46,9 +45,7 @@ impl TcpPath {
         Ok(TcpPath {
             stream,
             peer,
-            msg_len: msg_len.max(1),
-            rx: vec![0; msg_len.max(1) * 64],
-            rx_fill: 0,
+            framer: Framer::new(msg_len),
             busy_poll_us,
         })
     }
@@ -66,7 +63,7 @@ impl Datapath for TcpPath {
             mode: None,
             notes: vec![format!(
                 "messages framed by size: {} bytes each",
-                self.msg_len
+                self.framer.msg_len()
             )],
         }
     }
@@ -76,23 +73,16 @@ impl Datapath for TcpPath {
     }
 
     fn try_recv(&mut self, buf: &mut [u8]) -> Result<Option<Received>, DatapathError> {
-        if self.rx_fill < self.msg_len {
-            match self.stream.read(&mut self.rx[self.rx_fill..]) {
+        if !self.framer.has_message() {
+            match self.stream.read(self.framer.spare()) {
                 Ok(0) => return Err(DatapathError::PeerClosed),
-                Ok(n) => self.rx_fill += n,
+                Ok(n) => self.framer.advance(n),
                 Err(e) if would_block(&e) => {}
                 Err(e) => return Err(DatapathError::Recv(e)),
             }
         }
-        if self.rx_fill < self.msg_len {
-            return Ok(None);
-        }
-        let n = self.msg_len.min(buf.len());
-        buf[..n].copy_from_slice(&self.rx[..n]);
-        self.rx.copy_within(self.msg_len..self.rx_fill, 0);
-        self.rx_fill -= self.msg_len;
-        Ok(Some(Received {
-            len: n,
+        Ok(self.framer.pop(buf).map(|len| Received {
+            len,
             kernel_rx_unix_ns: None,
             ttl: None,
         }))

@@ -222,6 +222,13 @@ impl UdpPath {
         }
     }
 
+    /// The configured socket and what it obtained, for a backend that drives the same socket
+    /// another way (io_uring).
+    pub(crate) fn into_parts(self) -> (UdpSocket, DatapathInfo) {
+        let info = self.describe();
+        (self.socket, info)
+    }
+
     fn describe(&self) -> DatapathInfo {
         DatapathInfo {
             kind: DatapathKind::KernelUdp,

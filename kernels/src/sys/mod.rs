@@ -1,7 +1,9 @@
 //! Raw system calls that std and socket2 do not wrap: `recvmsg` with control messages
 //! (software RX timestamps, TTL), `poll`, and integer socket options. This is the only module
-//! of the crate allowed to use `unsafe`.
+//! of the crate allowed to use `unsafe`, with its submodules for the bypass datapaths.
 #![allow(unsafe_code)]
+
+pub(crate) mod uring;
 
 use std::io;
 use std::mem;
@@ -58,7 +60,7 @@ pub(crate) fn recvmsg_nonblocking(fd: RawFd, buf: &mut [u8]) -> io::Result<Optio
         iov_len: buf.len(),
     };
     // Room for scm_timestamping (3 timespecs) plus a TTL int, with cmsg headers and alignment.
-    let mut control = [0u64; 16];
+    let mut control = Control([0u8; 128]);
     // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
     let mut addr: libc::sockaddr_storage = unsafe { mem::zeroed() };
     // SAFETY: msghdr is plain old data; all-zero is a valid value, fields are set below.
@@ -67,8 +69,8 @@ pub(crate) fn recvmsg_nonblocking(fd: RawFd, buf: &mut [u8]) -> io::Result<Optio
     msg.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = mem::size_of_val(&control) as _;
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    msg.msg_controllen = control.0.len() as _;
 
     // SAFETY: every pointer in `msg` refers to a live local buffer whose length is given.
     let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT) };
@@ -80,36 +82,78 @@ pub(crate) fn recvmsg_nonblocking(fd: RawFd, buf: &mut [u8]) -> io::Result<Optio
             _ => Err(err),
         };
     }
-    let mut out = RecvMsg {
+    let used = (msg.msg_controllen as usize).min(control.0.len());
+    let (rx_unix_ns, ttl) = parse_control(&control.0[..used]);
+    let out = RecvMsg {
         len: n as usize,
         from: sockaddr_to_std(&addr, msg.msg_namelen),
-        rx_unix_ns: None,
-        ttl: None,
+        rx_unix_ns,
+        ttl,
     };
-    // SAFETY: `msg` was filled by the kernel; the CMSG_* macros walk within `msg_controllen`.
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            let hdr = &*cmsg;
-            let data = libc::CMSG_DATA(cmsg);
-            match (hdr.cmsg_level, hdr.cmsg_type) {
-                (libc::SOL_SOCKET, libc::SCM_TIMESTAMPING) => {
-                    // struct scm_timestamping { struct timespec ts[3]; }: ts[0] is software.
-                    let ts: libc::timespec = std::ptr::read_unaligned(data.cast());
-                    if ts.tv_sec != 0 || ts.tv_nsec != 0 {
-                        out.rx_unix_ns = Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64);
+    Ok(Some(out))
+}
+
+/// Control-message space, aligned as `struct cmsghdr` needs.
+#[repr(C, align(8))]
+struct Control([u8; 128]);
+
+/// Reads the software RX timestamp (`SCM_TIMESTAMPING`, CLOCK_REALTIME ns) and the TTL or hop
+/// limit out of the control messages the kernel wrote: the bytes of a `msg_control` buffer,
+/// a sequence of `cmsghdr { size_t len; int level; int type; }` each followed by its data and
+/// padded to 8 bytes. Malformed lengths end the walk.
+pub(crate) fn parse_control(control: &[u8]) -> (Option<u64>, Option<u8>) {
+    const HDR: usize = mem::size_of::<libc::cmsghdr>();
+    let word = |b: &[u8], at: usize| -> Option<i64> {
+        Some(i64::from_ne_bytes(b.get(at..at + 8)?.try_into().ok()?))
+    };
+    let int = |b: &[u8], at: usize| -> Option<i32> {
+        Some(i32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
+    };
+    let (mut rx, mut ttl) = (None, None);
+    let mut at = 0;
+    while at + HDR <= control.len() {
+        let Some(len) = word(control, at).and_then(|l| usize::try_from(l).ok()) else {
+            break;
+        };
+        if len < HDR || at + len > control.len() {
+            break;
+        }
+        let level = int(control, at + 8).unwrap_or(-1);
+        let kind = int(control, at + 12).unwrap_or(-1);
+        let data = at + HDR;
+        match (level, kind) {
+            (libc::SOL_SOCKET, libc::SCM_TIMESTAMPING) => {
+                // struct scm_timestamping { struct timespec ts[3]; }: ts[0] is software.
+                if let (Some(sec), Some(nsec)) = (word(control, data), word(control, data + 8)) {
+                    if sec > 0 || nsec > 0 {
+                        rx = Some(sec as u64 * 1_000_000_000 + nsec as u64);
                     }
                 }
-                (libc::IPPROTO_IP, libc::IP_TTL) | (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => {
-                    let v: i32 = std::ptr::read_unaligned(data.cast());
-                    out.ttl = u8::try_from(v).ok();
-                }
-                _ => {}
             }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            (libc::IPPROTO_IP, libc::IP_TTL) | (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => {
+                ttl = int(control, data).and_then(|v| u8::try_from(v).ok());
+            }
+            _ => {}
         }
+        at += (len + 7) & !7;
     }
-    Ok(Some(out))
+    (rx, ttl)
+}
+
+/// A `SocketAddr` as the kernel's `sockaddr_storage` and its length.
+pub(crate) fn sockaddr_from_std(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    let s = socket2::SockAddr::from(addr);
+    // SAFETY: socket2 guarantees `as_ptr` points at `len` valid bytes of a sockaddr, which
+    // fits in a sockaddr_storage (all-zero is a valid starting value).
+    unsafe {
+        let mut storage: libc::sockaddr_storage = mem::zeroed();
+        std::ptr::copy_nonoverlapping(
+            s.as_ptr().cast::<u8>(),
+            (&mut storage as *mut libc::sockaddr_storage).cast::<u8>(),
+            s.len() as usize,
+        );
+        (storage, s.len())
+    }
 }
 
 /// Waits until `fd` is readable or `timeout` passes.
