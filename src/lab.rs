@@ -10,16 +10,19 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use latlab_calibrate::{CalibrationResult, Target};
-use latlab_kernels::{Datapath, TcpPath, UdpOptions, UdpPath};
+use latlab_kernels::testbed::VethPair;
+use latlab_kernels::{netns, Datapath, TcpPath, UdpOptions, UdpPath};
 use latlab_probes::clock::{ClockInfo, ClockSource};
+use latlab_probes::manifest::ProbeSummary;
 use latlab_probes::reflector::{ReflectorConfig, ReflectorCounters};
 use latlab_probes::rtt::{ReplyFormat, RttConfig, Schedule};
 use latlab_probes::RunStatus;
 use latlab_topology::{Placement, Topology};
 use serde_json::json;
 
-use crate::cli::{DatapathArgs, LabArgs, Proto};
+use crate::cli::{DatapathArg, DatapathArgs, LabArgs, Proto};
 use crate::context::RunContext;
+use crate::datapath::ProbeEnds;
 use crate::measure::{self, ProbeSpec};
 use crate::reflect::Served;
 use crate::{output, STOP};
@@ -161,6 +164,22 @@ pub fn run(a: &LabArgs) -> Result<()> {
         }
     }
 
+    // The same round trip over every datapath this machine can run.
+    let (dp_names, dp_notes) = if STOP.load(Ordering::SeqCst) {
+        (Vec::new(), Vec::new())
+    } else {
+        let base = RttConfig {
+            count: None,
+            duration: Some(per_probe),
+            warmup,
+            timeout: Duration::from_millis(200),
+            reply: ReplyFormat::Stamp,
+            ssid: 1,
+            ..RttConfig::default()
+        };
+        compare_datapaths(&mut ctx, &base, (probe_cpu, refl_cpu), &placement, show)
+    };
+
     // The end of the pipeline: what these measurements mean for timeouts.
     let calibration = if STOP.load(Ordering::SeqCst)
         || !ctx.summary.probes.iter().any(|p| p.name == "udp-closed")
@@ -188,6 +207,7 @@ pub fn run(a: &LabArgs) -> Result<()> {
             serde_json::to_string_pretty(&json!({
                 "run_dir": ctx.dir.path(), "status": status, "clock": ctx.clock_info,
                 "placement": placement, "probes": ctx.summary.probes, "failures": failures,
+                "datapaths": { "probes": dp_names, "notes": dp_notes },
                 "calibration": calibration.as_ref().map(|c| &c.0),
             }))?
         );
@@ -197,6 +217,13 @@ pub fn run(a: &LabArgs) -> Result<()> {
         println!(
             "net = RTT minus the reflector's residence (t3 - t2). Full statistics: summary.json."
         );
+        if !dp_names.is_empty() || !dp_notes.is_empty() {
+            println!("\nDatapaths, closed-loop UDP round trip:");
+            print!("{}", datapath_lines(&ctx.summary.probes, &dp_names));
+            for n in &dp_notes {
+                println!("  note: {n}");
+            }
+        }
         if let Some((r, _)) = &calibration {
             print!("{}", timeouts_summary(r));
         }
@@ -228,14 +255,28 @@ pub fn with_reflector(
     body: impl FnOnce(SocketAddr) -> Result<()>,
 ) -> Result<()> {
     let any: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
+    let served = Served::bind(proto, any, reflector_udp(), path)?;
+    with_served(served, cpu, service, body)
+}
+
+/// The reflector's UDP socket options: STAMP needs the received TTL.
+fn reflector_udp() -> UdpOptions {
+    UdpOptions {
+        recv_ttl: true,
+        ..UdpOptions::default()
+    }
+}
+
+/// Runs `body` while `served` answers in a thread pinned to `cpu`.
+fn with_served(
+    served: Served,
+    cpu: Option<usize>,
+    service: Option<&mut (dyn FnMut() -> u64 + Send)>,
+    body: impl FnOnce(SocketAddr) -> Result<()>,
+) -> Result<()> {
     let stop = AtomicBool::new(false);
     let counters = ReflectorCounters::default();
     let cfg = ReflectorConfig::default();
-    let udp = UdpOptions {
-        recv_ttl: true,
-        ..UdpOptions::default()
-    };
-    let served = Served::bind(proto, any, udp, path)?;
     let addr = served.local;
     let (stop_ref, counters_ref, cfg_ref) = (&stop, &counters, &cfg);
     std::thread::scope(|s| {
@@ -251,6 +292,182 @@ pub fn with_reflector(
             .context("in-process reflector");
         r.and(refl)
     })
+}
+
+/// Where the datapath comparison ran, for the report.
+enum Bed {
+    Veth(VethPair),
+    Loopback(String),
+}
+
+/// The datapath comparison: the same closed-loop UDP probe over the kernel, io_uring and
+/// AF_XDP paths, each against a reflector on the same path. As root it runs over a veth pair
+/// between two namespaces (AF_XDP needs a real interface); otherwise kernel against io_uring
+/// over loopback. Returns the names of the probes it added, and notes on what was skipped.
+fn compare_datapaths(
+    ctx: &mut RunContext,
+    base: &RttConfig,
+    cpus: (Option<usize>, Option<usize>),
+    placement: &Placement,
+    show: bool,
+) -> (Vec<String>, Vec<String>) {
+    let bed = match VethPair::create("lab") {
+        Ok(v) => Bed::Veth(v),
+        Err(e) => Bed::Loopback(format!("{e}")),
+    };
+    let mut notes = Vec::new();
+    let mut names = Vec::new();
+    let paths: &[DatapathArg] = match &bed {
+        Bed::Veth(v) => {
+            notes.extend(v.notes.iter().cloned());
+            &[
+                DatapathArg::Kernel,
+                DatapathArg::IoUring,
+                DatapathArg::AfXdp,
+            ]
+        }
+        Bed::Loopback(why) => {
+            notes.push(format!(
+                "datapaths compared over loopback, without AF_XDP: {why}"
+            ));
+            &[DatapathArg::IoUring]
+        }
+    };
+    for &dp in paths {
+        if STOP.load(Ordering::SeqCst) {
+            break;
+        }
+        let name = match &bed {
+            Bed::Veth(_) => format!("veth-{}", dp.name()),
+            Bed::Loopback(_) => format!("udp-{}-closed", dp.name()),
+        };
+        match compare_one(ctx, &bed, dp, &name, base, cpus, placement, show) {
+            Ok(()) => names.push(name),
+            Err(e) => notes.push(format!("{name} skipped: {e:#}")),
+        }
+    }
+    (names, notes)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn compare_one(
+    ctx: &mut RunContext,
+    bed: &Bed,
+    dp: DatapathArg,
+    name: &str,
+    base: &RttConfig,
+    (probe_cpu, refl_cpu): (Option<usize>, Option<usize>),
+    placement: &Placement,
+    show: bool,
+) -> Result<()> {
+    let mut args = DatapathArgs::kernel();
+    args.datapath = dp;
+    let cfg = base.clone();
+    let udp = UdpOptions::default();
+    let (served, open_probe): (
+        Served,
+        Box<dyn Fn(SocketAddr) -> Result<Box<dyn Datapath + Send>>>,
+    ) = match bed {
+        Bed::Veth(v) => {
+            let mut refl_args = args.clone();
+            let mut probe_args = args.clone();
+            if dp == DatapathArg::AfXdp {
+                refl_args.iface = Some(v.b.iface.clone());
+                probe_args.iface = Some(v.a.iface.clone());
+            }
+            let bind = SocketAddr::from((v.b.ip, 0));
+            let served = netns::within(&v.b.netns, || {
+                Served::bind(Proto::Udp, bind, reflector_udp(), &refl_args)
+            })??;
+            let ns = v.a.netns.clone();
+            let size = cfg.size;
+            (
+                served,
+                Box::new(move |target| {
+                    let ends = ProbeEnds {
+                        proto: Proto::Udp,
+                        target,
+                        bind: None,
+                        size,
+                        connect_timeout: Duration::from_secs(2),
+                        udp,
+                    };
+                    netns::within(&ns, || crate::datapath::open_probe(&probe_args, &ends))?
+                }),
+            )
+        }
+        Bed::Loopback(_) => {
+            let any: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
+            let served = Served::bind(Proto::Udp, any, reflector_udp(), &args)?;
+            let size = cfg.size;
+            (
+                served,
+                Box::new(move |target| {
+                    let ends = ProbeEnds {
+                        proto: Proto::Udp,
+                        target,
+                        bind: None,
+                        size,
+                        connect_timeout: Duration::from_secs(2),
+                        udp,
+                    };
+                    crate::datapath::open_probe(&args, &ends)
+                }),
+            )
+        }
+    };
+    with_served(served, refl_cpu, None, |target| {
+        let dp = open_probe(target)?;
+        let spec = ProbeSpec {
+            name: name.to_string(),
+            target: target.to_string(),
+            proto: "udp",
+            cfg,
+            cpu: probe_cpu,
+            placement: placement.clone(),
+        };
+        let s = measure::run_probe(dp, &ctx.clock, &spec, &ctx.dir, &STOP, show)?;
+        ctx.summary.probes.push(s);
+        ctx.save_summary()
+    })
+}
+
+/// One line per compared datapath: its median and p99 and the ratio to the kernel path's.
+fn datapath_lines(probes: &[ProbeSummary], names: &[String]) -> String {
+    let rows: Vec<&ProbeSummary> = names
+        .iter()
+        .filter_map(|n| probes.iter().find(|p| &p.name == n))
+        .collect();
+    let kernel = rows
+        .iter()
+        .find(|p| p.datapath.kind == latlab_kernels::DatapathKind::KernelUdp)
+        .copied()
+        .or_else(|| probes.iter().find(|p| p.name == "udp-closed"))
+        .map(|p| (p.rtt.p50 as f64, p.rtt.p99 as f64));
+    let mut s = String::new();
+    for p in rows {
+        s += &format!(
+            "  {:<22} {:<14} p50 {:>9}  p99 {:>9}",
+            p.name,
+            p.datapath.kind.to_string(),
+            output::human_ns(p.rtt.p50 as f64),
+            output::human_ns(p.rtt.p99 as f64)
+        );
+        if let Some((k50, k99)) =
+            kernel.filter(|_| p.datapath.kind != latlab_kernels::DatapathKind::KernelUdp)
+        {
+            s += &format!(
+                "  (×{:.2} / ×{:.2} the kernel path)",
+                p.rtt.p50 as f64 / k50,
+                p.rtt.p99 as f64 / k99
+            );
+        }
+        if let Some(m) = &p.datapath.mode {
+            s += &format!("  [{m}]");
+        }
+        s += "\n";
+    }
+    s
 }
 
 fn clock_table(c: &ClockInfo, p: &Placement, topo: &Topology) -> String {

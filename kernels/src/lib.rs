@@ -30,7 +30,9 @@ use serde::{Deserialize, Serialize};
 
 mod framer;
 pub mod kernel;
+pub mod netns;
 mod sys;
+pub mod testbed;
 pub mod uring;
 
 pub use kernel::{TcpEchoReflector, TcpPath, UdpOptions, UdpPath};

@@ -204,3 +204,14 @@ fn sockaddr_to_std(addr: &libc::sockaddr_storage, len: libc::socklen_t) -> Optio
         _ => None,
     }
 }
+
+/// Moves the calling thread into the network namespace that `fd` refers to (`setns(2)`).
+pub(crate) fn setns_net(fd: RawFd) -> io::Result<()> {
+    // SAFETY: setns only reads its integer arguments; the kernel validates the descriptor.
+    let rc = unsafe { libc::setns(fd, libc::CLONE_NEWNET) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
