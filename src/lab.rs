@@ -349,6 +349,9 @@ fn compare_datapaths(
     (names, notes)
 }
 
+/// Opens the probe's path to a reflector's address.
+type OpenProbe = Box<dyn Fn(SocketAddr) -> Result<Box<dyn Datapath + Send>>>;
+
 #[allow(clippy::too_many_arguments)]
 fn compare_one(
     ctx: &mut RunContext,
@@ -364,10 +367,7 @@ fn compare_one(
     args.datapath = dp;
     let cfg = base.clone();
     let udp = UdpOptions::default();
-    let (served, open_probe): (
-        Served,
-        Box<dyn Fn(SocketAddr) -> Result<Box<dyn Datapath + Send>>>,
-    ) = match bed {
+    let (served, open_probe): (Served, OpenProbe) = match bed {
         Bed::Veth(v) => {
             let mut refl_args = args.clone();
             let mut probe_args = args.clone();

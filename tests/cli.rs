@@ -357,7 +357,7 @@ fn lab_quick_json_writes_a_complete_run_directory() {
     let probes = v["probes"].as_array().expect("probes array");
     let names: Vec<&str> = probes.iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(
-        names,
+        names[..5],
         [
             "udp-closed",
             "udp-poisson-10k",
@@ -366,14 +366,30 @@ fn lab_quick_json_writes_a_complete_run_directory() {
             "tcp-poisson-10k"
         ]
     );
+    // Then the datapath comparison: over a veth pair between two namespaces as root (AF_XDP
+    // when the kernel allows it), io_uring over loopback otherwise.
+    let compared: Vec<&str> = names[5..].to_vec();
+    assert_eq!(
+        v["datapaths"]["probes"],
+        serde_json::json!(compared),
+        "{v:#}"
+    );
+    let veth = compared.iter().any(|n| n.starts_with("veth-"));
+    if veth {
+        assert_eq!(compared[..2], ["veth-kernel", "veth-io-uring"], "{v:#}");
+    } else {
+        assert_eq!(compared, ["udp-io-uring-closed"], "{v:#}");
+    }
     for p in probes {
         assert_probe_sane(p);
         assert_loss_ok(p);
         assert_eq!(p["status"], "complete", "{p:#}");
-        assert_eq!(
-            p["target"].as_str().unwrap().split(':').next(),
-            Some("127.0.0.1")
-        );
+        let host = if p["name"].as_str().unwrap().starts_with("veth-") {
+            "10.77.0.2"
+        } else {
+            "127.0.0.1"
+        };
+        assert_eq!(p["target"].as_str().unwrap().split(':').next(), Some(host));
         // About one second of measuring each (--quick).
         let d = p["duration_s"].as_f64().unwrap();
         assert!((0.9..=1.5).contains(&d), "duration_s {d}: {p:#}");
