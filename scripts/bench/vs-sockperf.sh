@@ -7,6 +7,11 @@
 #   latlab:    taskset -c S latlab reflect --bind IP:PORT --proto P --cpu S
 #              taskset -c C latlab probe rtt -t IP:PORT --proto P --cpu C --duration SECONDS --json
 #
+# Datapaths (--datapaths): latlab's `kernel` path (the tool named `latlab` in the table),
+# `io-uring` (`latlab/io-uring`: both probe and reflector through io_uring) and `af-xdp`
+# (`latlab/af-xdp`: both through AF_XDP sockets on the veth ends; veth and UDP only). sockperf
+# always uses the kernel's sockets; every latlab datapath is compared with it.
+#
 # Paths: `loopback` (127.0.0.1) and `veth` (two network namespaces this script creates, joined
 # by a veth pair, 10.78.0.1 <-> 10.78.0.2, TX checksum offload off, static neighbour entries;
 # removed on exit). veth needs root; without it only loopback runs.
@@ -22,7 +27,7 @@
 # kernel work, the tool's own other threads, or a neighbour, and its tail shows it.
 #
 # Usage: scripts/bench/vs-sockperf.sh [--quick] [--rounds N] [--seconds S] [--paths LIST]
-#            [--protos LIST] [--size BYTES] [--server-cpu N] [--client-cpu N]
+#            [--protos LIST] [--datapaths LIST] [--size BYTES] [--server-cpu N] [--client-cpu N]
 #            [--latlab PATH] [--quiet-wait S] [--max-rq-wait PCT] [--csv FILE] [--keep]
 #        scripts/bench/vs-sockperf.sh --table FILE [--seconds S] [--max-rq-wait PCT]
 set -euo pipefail
@@ -31,6 +36,7 @@ ROUNDS=5
 SECONDS_PER_RUN=5
 PATHS="loopback,veth"
 PROTOS="udp,tcp"
+DATAPATHS="kernel"
 SIZE=44
 SERVER_CPU=0
 CLIENT_CPU=1
@@ -52,6 +58,8 @@ Options:
   --seconds S       length of each run (default $SECONDS_PER_RUN)
   --paths LIST      comma-separated: loopback, veth (default $PATHS)
   --protos LIST     comma-separated: udp, tcp (default $PROTOS)
+  --datapaths LIST  latlab's datapaths, comma-separated: kernel, io-uring, af-xdp
+                    (default $DATAPATHS; af-xdp runs on veth with UDP only)
   --size BYTES      message size, at least 44 (default $SIZE)
   --server-cpu N    CPU of the server / reflector (default $SERVER_CPU)
   --client-cpu N    CPU of the client / probe (default $CLIENT_CPU)
@@ -76,6 +84,7 @@ while [ $# -gt 0 ]; do
         --seconds) SECONDS_PER_RUN="$2"; shift ;;
         --paths) PATHS="$2"; shift ;;
         --protos) PROTOS="$2"; shift ;;
+        --datapaths) DATAPATHS="$2"; shift ;;
         --size) SIZE="$2"; shift ;;
         --server-cpu) SERVER_CPU="$2"; shift ;;
         --client-cpu) CLIENT_CPU="$2"; shift ;;
@@ -111,26 +120,27 @@ med = {g: [statistics.median(x[i] for x in vals) for i in range(5)] for g, vals 
 print("RTT in µs: median over the rounds kept (n = kept/run; a run is left out when a spinner")
 print(f"waited for its CPU more than {max_pct:g} % of its {seconds:g} s, i.e. {limit_ms:.0f} ms);")
 print("rq-wait: median ms the server / client spinner waited; ratio = latlab / sockperf")
-print(f"{'path':<9}{'proto':<6}{'tool':<9}{'n':>5}{'p50':>9}{'p99':>9}{'p99.9':>10}"
+print(f"{'path':<9}{'proto':<6}{'tool':<16}{'n':>5}{'p50':>9}{'p99':>9}{'p99.9':>10}"
       f"{'rq-wait ms':>15}{'p50 ratio':>11}{'p99 ratio':>11}{'p99.9 ratio':>13}")
 seen = []
 for (path, proto, _) in runs:
     if (path, proto) not in seen:
         seen.append((path, proto))
+tools = ["sockperf"] + sorted({t for (_, _, t) in runs if t != "sockperf"})
 for path, proto in seen:
-    for tool in ("sockperf", "latlab"):
+    for tool in tools:
         g = (path, proto, tool)
         if g not in runs:
             continue
         n = f"{len(kept.get(g, []))}/{len(runs[g])}"
         if g not in med:
-            print(f"{path:<9}{proto:<6}{tool:<9}{n:>5}   (every run disturbed)")
+            print(f"{path:<9}{proto:<6}{tool:<16}{n:>5}   (every run disturbed)")
             continue
         m = med[g]
-        line = f"{path:<9}{proto:<6}{tool:<9}{n:>5}{m[0]:>9.2f}{m[1]:>9.2f}{m[2]:>10.2f}"
+        line = f"{path:<9}{proto:<6}{tool:<16}{n:>5}{m[0]:>9.2f}{m[1]:>9.2f}{m[2]:>10.2f}"
         line += f"{m[3]:>8.0f} /{m[4]:>5.0f}"
         other = (path, proto, "sockperf")
-        if tool == "latlab" and other in med:
+        if tool.startswith("latlab") and other in med:
             line += "".join(f"{a / b:>{w}.2f}" for a, b, w in zip(m[:3], med[other][:3], (11, 11, 13)))
         print(line)
 EOF
@@ -325,25 +335,52 @@ PORT=18600
 # run_one PATH PROTO TOOL ROUND: one server, one client run; appends a line to results.
 run_one() {
     local path="$1" proto="$2" tool="$3" round="$4"
-    local sns cns ip out tcp_flag="" res
+    local sns cns ip out tcp_flag="" res dp sdp up
+    local -a sif cif
     sns=$(path_server_ns "$path")
     cns=$(path_client_ns "$path")
     ip=$(path_ip "$path")
     PORT=$((PORT + 1))
-    out="$WORK/$path-$proto-$tool-$round"
+    out="$WORK/$path-$proto-${tool//\//_}-$round"
     [ "$proto" = tcp ] && tcp_flag=--tcp
+    dp=kernel
+    case "$tool" in latlab/*) dp=${tool#latlab/} ;; esac
+    # io_uring drives the TCP probe; the TCP echo reflector is the kernel's.
+    sdp=$dp
+    [ "$dp" = io-uring ] && [ "$proto" = tcp ] && sdp=kernel
+    if [ "$dp" = af-xdp ]; then
+        # The reflector binds the server's veth end, the probe the client's.
+        sif=(--iface llvs0)
+        cif=(--iface llvs1)
+    else
+        sif=()
+        cif=()
+    fi
     case "$tool" in
         sockperf)
             start_bg "$sns" "$out.server" "$out.server" taskset -c "$SERVER_CPU" \
                 sockperf sr -i "$ip" -p "$PORT" $tcp_flag --nonblocked
             ;;
-        latlab)
+        latlab*)
             start_bg "$sns" "$out.server" "$out.server" taskset -c "$SERVER_CPU" \
-                "$LATLAB" reflect --bind "$ip:$PORT" --proto "$proto" --cpu "$SERVER_CPU"
+                "$LATLAB" reflect --bind "$ip:$PORT" --proto "$proto" --cpu "$SERVER_CPU" \
+                --datapath "$sdp" "${sif[@]}"
             ;;
     esac
     SERVER_PID=$BG_PID
-    if ! wait_listening "$sns" "$proto" "$PORT"; then
+    if [ "$tool" = sockperf ]; then
+        wait_listening "$sns" "$proto" "$PORT" && up=1 || up=0
+    else
+        # latlab reflect announces itself on stderr once it serves (an AF_XDP reflector has
+        # no kernel socket for ss to see).
+        up=0
+        for _ in $(seq 1 50); do
+            if grep -q "Ctrl-C to stop" "$out.server" 2>/dev/null; then up=1; break; fi
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+    fi
+    if [ "$up" != 1 ]; then
         stop_server
         echo "vs-sockperf: $tool server did not start on $ip:$PORT ($path $proto):" >&2
         tail -5 "$out.server" >&2
@@ -357,10 +394,11 @@ run_one() {
                 sockperf pp -i "$ip" -p "$PORT" $tcp_flag --nonblocked -m "$SIZE" \
                 -t "$SECONDS_PER_RUN" --full-rtt
             ;;
-        latlab)
+        latlab*)
             start_bg "$cns" "$out.client" "$out.client.err" taskset -c "$CLIENT_CPU" \
                 "$LATLAB" probe rtt -t "$ip:$PORT" --proto "$proto" --cpu "$CLIENT_CPU" \
-                --size "$SIZE" --duration "${SECONDS_PER_RUN}s" --out "$WORK/runs" --json
+                --size "$SIZE" --duration "${SECONDS_PER_RUN}s" --out "$WORK/runs" --json \
+                --datapath "$dp" "${cif[@]}"
             ;;
     esac
     CLIENT_PID=$BG_PID
@@ -380,7 +418,7 @@ run_one() {
     stop_server
     case "$tool" in
         sockperf) res=$(parse_sockperf "$out.client") ;;
-        latlab) res=$(parse_latlab "$out.client") ;;
+        latlab*) res=$(parse_latlab "$out.client") ;;
     esac
     if [ -z "$res" ]; then
         echo "vs-sockperf: $tool client failed ($path $proto round $round):" >&2
@@ -414,6 +452,24 @@ done
 for p in "${PROTO_LIST[@]}"; do
     case "$p" in udp|tcp) ;; *) die "unknown protocol '$p' (udp, tcp)" ;; esac
 done
+IFS=, read -r -a DP_LIST <<<"$DATAPATHS"
+LATLAB_TOOLS=""
+for d in "${DP_LIST[@]}"; do
+    case "$d" in
+        kernel) LATLAB_TOOLS="$LATLAB_TOOLS latlab" ;;
+        io-uring|af-xdp) LATLAB_TOOLS="$LATLAB_TOOLS latlab/$d" ;;
+        *) die "unknown datapath '$d' (kernel, io-uring, af-xdp)" ;;
+    esac
+done
+
+# applies PATH PROTO TOOL: whether TOOL runs on that path and protocol.
+applies() {
+    case "$3" in
+        latlab/af-xdp) [ "$1" = veth ] && [ "$2" = udp ] ;;
+        latlab/io-uring) [ "$2" = udp ] || [ "$2" = tcp ] ;;
+        *) true ;;
+    esac
+}
 
 echo "path,proto,tool,round,p50_us,p99_us,p99.9_us,server_rq_wait_ms,client_rq_wait_ms" \
     >"$WORK/results.csv"
@@ -427,11 +483,12 @@ echo "path,proto,tool,round,p50_us,p99_us,p99.9_us,server_rq_wait_ms,client_rq_w
 
 for round in $(seq 1 "$ROUNDS"); do
     # Alternate which tool goes first, so neither always runs on a warmer (or busier) machine.
-    if [ $((round % 2)) = 1 ]; then order="sockperf latlab"; else order="latlab sockperf"; fi
+    if [ $((round % 2)) = 1 ]; then order="sockperf$LATLAB_TOOLS"; else order="${LATLAB_TOOLS# } sockperf"; fi
     for path in "${PATH_LIST[@]}"; do
         if [ "$path" = veth ] && [ "$NETNS_MADE" != 1 ]; then continue; fi
         for proto in "${PROTO_LIST[@]}"; do
             for tool in $order; do
+                applies "$path" "$proto" "$tool" || continue
                 wait_quiet
                 run_one "$path" "$proto" "$tool" "$round"
             done
