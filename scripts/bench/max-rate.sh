@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Open-loop capacity of each latlab datapath: the highest Poisson probe rate it holds with
+# less than 0.1 % loss, and its round-trip latency at half that rate.
+#
+#   taskset -c S latlab reflect --bind IP:PORT --cpu S --datapath D [--iface IF]
+#   taskset -c C latlab probe rtt -t IP:PORT --cpu C --rate R --duration T --datapath D --json
+#
+# The rate doubles from --start until a run loses 0.1 % or more (or the probe cannot keep
+# its schedule), then bisects between the last rate held and the first lost, --steps times.
+# Paths: `loopback`, or `veth` (two namespaces this script creates and removes; root only;
+# the only path where af-xdp runs). A run that loses is not an error: it is the answer.
+#
+# Usage: scripts/bench/max-rate.sh [--path loopback|veth] [--datapaths LIST] [--seconds S]
+#            [--start RATE] [--steps N] [--server-cpu N] [--client-cpu N] [--latlab PATH]
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+LATLAB="$ROOT/target/release/latlab"
+NET=loopback
+DATAPATHS="kernel,io-uring"
+SECS=2
+START=20000
+STEPS=4
+SERVER_CPU=0
+CLIENT_CPU=1
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --path) NET="$2"; shift ;;
+        --datapaths) DATAPATHS="$2"; shift ;;
+        --seconds) SECS="$2"; shift ;;
+        --start) START="$2"; shift ;;
+        --steps) STEPS="$2"; shift ;;
+        --server-cpu) SERVER_CPU="$2"; shift ;;
+        --client-cpu) CLIENT_CPU="$2"; shift ;;
+        --latlab) LATLAB="$2"; shift ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "max-rate: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+die() { echo "max-rate: $*" >&2; exit 1; }
+for n in "$SECS" "$START" "$STEPS" "$SERVER_CPU" "$CLIENT_CPU"; do
+    [[ "$n" =~ ^[0-9]+$ ]] || die "expected a whole number, got '$n'"
+done
+[ -x "$LATLAB" ] || die "$LATLAB not found: run 'cargo build --release' first or pass --latlab"
+command -v python3 >/dev/null || die "python3 not found"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/max-rate.XXXXXX")"
+NS_A="latlab-mr-a-$$"
+NS_B="latlab-mr-b-$$"
+SERVER_PID=""
+cleanup() {
+    local rc=$?
+    [ -z "$SERVER_PID" ] || { kill -KILL "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; } || true
+    if [ "$NET" = veth ]; then
+        ip netns del "$NS_A" 2>/dev/null || true
+        ip netns del "$NS_B" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+case "$NET" in
+    loopback) IP=127.0.0.1; SNS=(); CNS=() ;;
+    veth)
+        [ "$(id -u)" = 0 ] || die "veth needs root (network namespaces)"
+        ip netns add "$NS_A"; ip netns add "$NS_B"
+        ip link add llmr0 netns "$NS_A" type veth peer name llmr1 netns "$NS_B"
+        ip -n "$NS_A" addr add 10.79.0.1/30 dev llmr0
+        ip -n "$NS_B" addr add 10.79.0.2/30 dev llmr1
+        for ns in "$NS_A" "$NS_B"; do ip -n "$ns" link set lo up; done
+        ip -n "$NS_A" link set llmr0 up; ip -n "$NS_B" link set llmr1 up
+        ip netns exec "$NS_A" ethtool -K llmr0 tx off >/dev/null 2>&1 || true
+        ip netns exec "$NS_B" ethtool -K llmr1 tx off >/dev/null 2>&1 || true
+        mac() { ip -n "$1" -o link show "$2" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'; }
+        ip -n "$NS_A" neigh replace 10.79.0.2 lladdr "$(mac "$NS_B" llmr1)" dev llmr0 nud permanent
+        ip -n "$NS_B" neigh replace 10.79.0.1 lladdr "$(mac "$NS_A" llmr0)" dev llmr1 nud permanent
+        IP=10.79.0.1; SNS=(ip netns exec "$NS_A"); CNS=(ip netns exec "$NS_B")
+        ;;
+    *) die "unknown path '$NET' (loopback, veth)" ;;
+esac
+
+PORT=18700
+# run DP RATE: one open-loop run; prints "loss_pct p50_us p99_us achieved_hz" or nothing.
+run() {
+    local dp="$1" rate="$2" sif=() cif=()
+    if [ "$dp" = af-xdp ]; then sif=(--iface llmr0); cif=(--iface llmr1); fi
+    PORT=$((PORT + 1))
+    "${SNS[@]}" taskset -c "$SERVER_CPU" "$LATLAB" reflect --bind "$IP:$PORT" --cpu "$SERVER_CPU" \
+        --datapath "$dp" "${sif[@]}" --duration "$((SECS + 20))s" >"$WORK/server" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 1 50); do grep -q "Ctrl-C to stop" "$WORK/server" && break; sleep 0.1; done
+    "${CNS[@]}" taskset -c "$CLIENT_CPU" "$LATLAB" probe rtt -t "$IP:$PORT" --cpu "$CLIENT_CPU" \
+        --datapath "$dp" "${cif[@]}" --rate "$rate" --duration "${SECS}s" --warmup 2000 \
+        --timeout 200ms --out "$WORK/runs" --json >"$WORK/client" 2>"$WORK/client.err" || true
+    kill -INT "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+    python3 - "$WORK/client" <<'EOF' 2>/dev/null || true
+import json, sys
+p = json.load(open(sys.argv[1]))["probe"]
+loss = 100.0 * p["lost"] / max(p["sent"], 1)
+print("%.4f %.2f %.2f %.0f" % (loss, p["rtt"]["p50"] / 1e3, p["rtt"]["p99"] / 1e3, p["achieved_rate_hz"]))
+EOF
+}
+
+# held RESULT RATE: the run lost less than 0.1 % and kept at least 95 % of its schedule.
+held() {
+    [ -n "$1" ] || return 1
+    python3 -c "import sys; l,_,_,a=map(float,sys.argv[1].split()); sys.exit(0 if l < 0.1 and a >= 0.95*float(sys.argv[2]) else 1)" "$1" "$2"
+}
+
+echo "max-rate: $(date -u +%Y-%m-%dT%H:%M:%SZ) $(uname -r), $(nproc) CPUs, path $NET, ${SECS} s per run;" \
+    "load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+printf '%-10s %12s %12s %10s %10s\n' datapath max_rate_hz at_half_hz p50_us p99_us
+IFS=, read -r -a DPS <<<"$DATAPATHS"
+for dp in "${DPS[@]}"; do
+    good=0; bad=0; rate=$START
+    while [ "$rate" -le 4000000 ]; do
+        r=$(run "$dp" "$rate")
+        echo "max-rate: $dp $rate/s -> ${r:-failed} (loss % p50 p99 achieved)" >&2
+        if held "$r" "$rate"; then good=$rate; rate=$((rate * 2)); else bad=$rate; break; fi
+    done
+    if [ "$good" = 0 ]; then
+        printf '%-10s %12s\n' "$dp" "below $START"
+        continue
+    fi
+    for _ in $(seq 1 "$STEPS"); do
+        [ "$bad" -gt 0 ] || break
+        mid=$(((good + bad) / 2))
+        r=$(run "$dp" "$mid")
+        echo "max-rate: $dp $mid/s -> ${r:-failed}" >&2
+        if held "$r" "$mid"; then good=$mid; else bad=$mid; fi
+    done
+    half=$((good / 2))
+    r=$(run "$dp" "$half")
+    read -r _ p50 p99 _ <<<"${r:-x - - -}"
+    printf '%-10s %12s %12s %10s %10s\n' "$dp" "$good" "$half" "$p50" "$p99"
+done
