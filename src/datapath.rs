@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use latlab_kernels::{
-    Datapath, TcpPath, UdpOptions, UdpPath, UringOptions, UringTcpPath, UringUdpPath,
+    parse_mac, Datapath, TcpPath, UdpOptions, UdpPath, UringOptions, UringTcpPath, UringUdpPath,
+    XdpAttach, XdpConfig, XdpCopy, XdpPath,
 };
 
 use crate::cli::{DatapathArg, DatapathArgs, Proto};
@@ -52,6 +53,32 @@ impl DatapathArgs {
         }
     }
 
+    /// The AF_XDP configuration these options ask for.
+    pub fn xdp(&self) -> Result<XdpConfig> {
+        let dst_mac = match &self.dst_mac {
+            Some(m) => Some(parse_mac(m).map_err(|e| anyhow::anyhow!("--dst-mac: {e}"))?),
+            None => None,
+        };
+        Ok(XdpConfig {
+            iface: self.iface.clone().unwrap_or_default(),
+            queue: self.queue,
+            attach: match self.xdp_mode {
+                crate::cli::XdpModeArg::Auto => XdpAttach::Auto,
+                crate::cli::XdpModeArg::Skb => XdpAttach::Skb,
+                crate::cli::XdpModeArg::Native => XdpAttach::Native,
+            },
+            copy: if self.zero_copy {
+                XdpCopy::ZeroCopy
+            } else if self.copy {
+                XdpCopy::Copy
+            } else {
+                XdpCopy::Auto
+            },
+            dst_mac,
+            ..XdpConfig::default()
+        })
+    }
+
     fn uring(&self, udp: UdpOptions) -> UringOptions {
         UringOptions {
             udp,
@@ -95,8 +122,12 @@ pub fn open_probe(a: &DatapathArgs, e: &ProbeEnds) -> Result<Box<dyn Datapath + 
             a.uring(e.udp),
         )?),
         (DatapathArg::AfXdp, _) => {
-            let _target: SocketAddrV4 = v4(e.target, "target")?;
-            bail!("--datapath af-xdp is not available in this build")
+            let target = v4(e.target, "target")?;
+            let src_port = e.bind.map_or(0, |b| b.port());
+            if e.bind.is_some_and(|b| !b.ip().is_unspecified()) {
+                bail!("--datapath af-xdp sends from --iface's own address; give --bind 0.0.0.0:PORT to choose only the port");
+            }
+            Box::new(XdpPath::connect(target, src_port, &a.xdp()?)?)
         }
     })
 }

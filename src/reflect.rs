@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use latlab_kernels::{TcpEchoReflector, UdpOptions, UdpPath, UringUdpReflector};
+use latlab_kernels::{TcpEchoReflector, UdpOptions, UdpPath, UringUdpReflector, XdpReflector};
 use latlab_probes::reflector::{self, ReflectorConfig, ReflectorCounters};
 use latlab_probes::stamp::ErrorEstimate;
 use serde_json::json;
@@ -106,6 +106,7 @@ pub struct Served {
 enum ServedKind {
     Udp(UdpPath),
     UringUdp(Box<UringUdpReflector>),
+    Xdp(Box<XdpReflector>),
     Tcp(TcpEchoReflector),
 }
 
@@ -130,7 +131,14 @@ impl Served {
                     local,
                 }
             }
-            (DatapathArg::AfXdp, _) => bail!("--datapath af-xdp is not available in this build"),
+            (DatapathArg::AfXdp, _) => {
+                let p = XdpReflector::bind(crate::datapath::v4(addr, "--bind address")?, &path.xdp()?)?;
+                let local = SocketAddr::V4(p.local_addr());
+                Served {
+                    kind: ServedKind::Xdp(Box::new(p)),
+                    local,
+                }
+            }
             (DatapathArg::Kernel, Proto::Udp) => {
                 let p = UdpPath::bind(addr, udp)?;
                 let local = p.local_addr()?;
@@ -155,6 +163,7 @@ impl Served {
         match self.kind {
             ServedKind::Udp(_) => "STAMP (udp)",
             ServedKind::UringUdp(_) => "STAMP (udp over io_uring)",
+            ServedKind::Xdp(_) => "STAMP (udp over AF_XDP)",
             ServedKind::Tcp(_) => "echo (tcp)",
         }
     }
@@ -181,6 +190,21 @@ impl Served {
             }
             (ServedKind::UringUdp(mut p), None) => {
                 reflector::run_stamp(p.as_mut(), cfg, stop, counters)?
+            }
+            (ServedKind::Xdp(mut p), service) => {
+                let r = match service {
+                    None => reflector::run_stamp(p.as_mut(), cfg, stop, counters),
+                    Some(f) => {
+                        reflector::run_stamp_with_service(p.as_mut(), cfg, stop, counters, f)
+                    }
+                };
+                let bad = p.malformed_frames();
+                if bad > 0 {
+                    eprintln!(
+                        "AF_XDP: {bad} malformed or foreign frames dropped before STAMP parsing"
+                    );
+                }
+                r?
             }
             (ServedKind::UringUdp(mut p), Some(f)) => {
                 reflector::run_stamp_with_service(p.as_mut(), cfg, stop, counters, f)?

@@ -34,9 +34,11 @@ pub mod netns;
 mod sys;
 pub mod testbed;
 pub mod uring;
+pub mod xdp;
 
 pub use kernel::{TcpEchoReflector, TcpPath, UdpOptions, UdpPath};
 pub use uring::{UringOptions, UringTcpPath, UringUdpPath, UringUdpReflector};
+pub use xdp::{parse_mac, XdpAttach, XdpConfig, XdpCopy, XdpPath, XdpPeer, XdpReflector};
 
 /// Which datapath moved the bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,6 +11,7 @@
 use std::net::Ipv4Addr;
 use std::process::Command;
 
+use crate::xdp::neigh::{format_mac, parse_mac};
 use crate::DatapathError;
 
 /// One end of the pair: a namespace with one veth interface in it.
@@ -118,7 +119,7 @@ impl VethPair {
                 "replace",
                 &peer.ip.to_string(),
                 "lladdr",
-                &format_mac(peer.mac),
+                &format_mac(&peer.mac),
                 "dev",
                 &h.iface,
                 "nud",
@@ -203,35 +204,6 @@ fn mac_of(h: &Host) -> Result<[u8; 6], DatapathError> {
             reason: format!("no MAC address for {} in {:?}", h.iface, text.trim()),
             hint: "check `ip -br link`".into(),
         })
-}
-
-/// Parses `aa:bb:cc:dd:ee:ff`.
-pub fn parse_mac(s: &str) -> Result<[u8; 6], String> {
-    let parts: Vec<&str> = s.split(':').collect();
-    if parts.len() != 6 {
-        return Err(format!(
-            "{s:?} is not a MAC address (expected aa:bb:cc:dd:ee:ff)"
-        ));
-    }
-    let mut mac = [0u8; 6];
-    for (m, p) in mac.iter_mut().zip(parts) {
-        if p.len() != 2 {
-            return Err(format!(
-                "{s:?} is not a MAC address (expected aa:bb:cc:dd:ee:ff)"
-            ));
-        }
-        *m = u8::from_str_radix(p, 16)
-            .map_err(|_| format!("{s:?} is not a MAC address (expected aa:bb:cc:dd:ee:ff)"))?;
-    }
-    Ok(mac)
-}
-
-/// Formats a MAC address as `aa:bb:cc:dd:ee:ff`.
-pub fn format_mac(m: [u8; 6]) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }
 
 #[cfg(test)]

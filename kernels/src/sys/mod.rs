@@ -1,9 +1,11 @@
 //! Raw system calls that std and socket2 do not wrap: `recvmsg` with control messages
-//! (software RX timestamps, TTL), `poll`, and integer socket options. This is the only module
-//! of the crate allowed to use `unsafe`, with its submodules for the bypass datapaths.
+//! (software RX timestamps, TTL), `poll`, integer socket options, `setns`; in [`uring`] the
+//! io_uring rings and buffers; in [`xdp`] AF_XDP sockets, their UMEM and rings, bpf(2) and
+//! interface ioctls. This is the only module of the crate allowed to use `unsafe`.
 #![allow(unsafe_code)]
 
 pub(crate) mod uring;
+pub(crate) mod xdp;
 
 use std::io;
 use std::mem;
