@@ -170,10 +170,15 @@ struct Reflector {
 
 impl Reflector {
     fn start(lab: &Lab, proto: &str) -> Reflector {
+        Reflector::start_with(lab, proto, &[])
+    }
+
+    fn start_with(lab: &Lab, proto: &str, extra: &[&str]) -> Reflector {
         let mut child = lab
             .latlab(&lab.ns_a)
             .args(["reflect", "--proto", proto, "--duration", "60s", "--bind"])
             .arg(format!("{}:0", lab.addr_a))
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -404,4 +409,74 @@ fn tcp_across_a_veth_pair() {
     // The echo reflector counts bytes: 2 × (20000 + 1000 warm-up) messages of 44 bytes.
     let (reflected, received) = refl.stop();
     assert_eq!((reflected, received), (42000 * 44, 42000 * 44));
+}
+
+/// Every datapath against every other across the veth pair: the wire format is the same
+/// whatever moves the bytes, so any probe path talks to any reflector path.
+#[test]
+fn every_datapath_pairing_across_a_veth_pair() {
+    let _turn = measuring();
+    let Some(lab) = Lab::up("dp", 73) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let args = |dp: &'static str| -> Vec<&'static str> {
+        match dp {
+            "af-xdp" => vec!["--datapath", "af-xdp", "--iface", "veth0"],
+            other => vec!["--datapath", other],
+        }
+    };
+    let kind = |dp: &str| match dp {
+        "kernel" => "kernel-udp",
+        "io-uring" => "io-uring-udp",
+        _ => "af-xdp",
+    };
+    let pairs = [
+        ("af-xdp", "af-xdp"),
+        ("af-xdp", "kernel"),
+        ("kernel", "af-xdp"),
+        ("io-uring", "io-uring"),
+        ("io-uring", "af-xdp"),
+        ("af-xdp", "io-uring"),
+    ];
+    for (refl_dp, probe_dp) in pairs {
+        let refl = Reflector::start_with(&lab, "udp", &args(refl_dp));
+        assert_eq!(refl.addr.ip().to_string(), lab.addr_a);
+        let mut a = args(probe_dp);
+        a.extend(["--count", "5000", "--warmup", "200"]);
+        let p = probe(&lab, refl.addr, &a, tmp.path());
+        assert_clean(&p, &lab, refl.addr, 5000);
+        assert_eq!(
+            p["datapath"]["kind"],
+            kind(probe_dp),
+            "{refl_dp} <- {probe_dp}"
+        );
+        if probe_dp == "af-xdp" {
+            let mode = p["datapath"]["mode"].as_str().unwrap_or_default();
+            assert!(mode.ends_with("copy"), "veth has no zero-copy: {mode}");
+        }
+        let net = &p["network_rtt"];
+        assert!(
+            u(net, "p50") >= 500 && u(net, "p50") <= u(&p["rtt"], "p50"),
+            "{refl_dp} <- {probe_dp}: STAMP t2/t3 consistent: {p:#}"
+        );
+        let (reflected, received) = refl.stop();
+        assert_eq!(
+            (reflected, received),
+            (5200, 5200),
+            "{refl_dp} <- {probe_dp}"
+        );
+    }
+    // Nothing of latlab's stays attached to either end.
+    for ns in [&lab.ns_a, &lab.ns_b] {
+        let o = Command::new("ip")
+            .args(["-n", ns, "link", "show", "dev", "veth0"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            !text.contains("xdp"),
+            "an XDP program was left on {ns}: {text}"
+        );
+    }
 }
