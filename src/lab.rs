@@ -349,9 +349,6 @@ fn compare_datapaths(
     (names, notes)
 }
 
-/// Opens the probe's path to a reflector's address.
-type OpenProbe = Box<dyn Fn(SocketAddr) -> Result<Box<dyn Datapath + Send>>>;
-
 #[allow(clippy::too_many_arguments)]
 fn compare_one(
     ctx: &mut RunContext,
@@ -363,61 +360,44 @@ fn compare_one(
     placement: &Placement,
     show: bool,
 ) -> Result<()> {
-    let mut args = DatapathArgs::kernel();
-    args.datapath = dp;
-    let cfg = base.clone();
-    let udp = UdpOptions::default();
-    let (served, open_probe): (Served, OpenProbe) = match bed {
+    let mut refl_args = DatapathArgs::kernel();
+    refl_args.datapath = dp;
+    let mut probe_args = refl_args.clone();
+    // Where each side lives: (namespace, bind address); no namespace on loopback.
+    let (refl_ns, probe_ns, bind) = match bed {
         Bed::Veth(v) => {
-            let mut refl_args = args.clone();
-            let mut probe_args = args.clone();
             if dp == DatapathArg::AfXdp {
                 refl_args.iface = Some(v.b.iface.clone());
                 probe_args.iface = Some(v.a.iface.clone());
             }
-            let bind = SocketAddr::from((v.b.ip, 0));
-            let served = netns::within(&v.b.netns, || {
-                Served::bind(Proto::Udp, bind, reflector_udp(), &refl_args)
-            })??;
-            let ns = v.a.netns.clone();
-            let size = cfg.size;
             (
-                served,
-                Box::new(move |target| {
-                    let ends = ProbeEnds {
-                        proto: Proto::Udp,
-                        target,
-                        bind: None,
-                        size,
-                        connect_timeout: Duration::from_secs(2),
-                        udp,
-                    };
-                    netns::within(&ns, || crate::datapath::open_probe(&probe_args, &ends))?
-                }),
+                Some(v.b.netns.as_str()),
+                Some(v.a.netns.as_str()),
+                SocketAddr::from((v.b.ip, 0)),
             )
         }
-        Bed::Loopback(_) => {
-            let any: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
-            let served = Served::bind(Proto::Udp, any, reflector_udp(), &args)?;
-            let size = cfg.size;
-            (
-                served,
-                Box::new(move |target| {
-                    let ends = ProbeEnds {
-                        proto: Proto::Udp,
-                        target,
-                        bind: None,
-                        size,
-                        connect_timeout: Duration::from_secs(2),
-                        udp,
-                    };
-                    crate::datapath::open_probe(&args, &ends)
-                }),
-            )
-        }
+        Bed::Loopback(_) => (None, None, SocketAddr::from(([127, 0, 0, 1], 0))),
     };
+    let bind_reflector = || Served::bind(Proto::Udp, bind, reflector_udp(), &refl_args);
+    let served = match refl_ns {
+        Some(n) => netns::within(n, bind_reflector)??,
+        None => bind_reflector()?,
+    };
+    let cfg = base.clone();
     with_served(served, refl_cpu, None, |target| {
-        let dp = open_probe(target)?;
+        let ends = ProbeEnds {
+            proto: Proto::Udp,
+            target,
+            bind: None,
+            size: cfg.size,
+            connect_timeout: Duration::from_secs(2),
+            udp: UdpOptions::default(),
+        };
+        let open = || crate::datapath::open_probe(&probe_args, &ends);
+        let dp = match probe_ns {
+            Some(n) => netns::within(n, open)??,
+            None => open()?,
+        };
         let spec = ProbeSpec {
             name: name.to_string(),
             target: target.to_string(),

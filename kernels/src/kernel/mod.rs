@@ -8,7 +8,9 @@
 mod tcp;
 mod udp;
 
+pub(crate) use tcp::connect_stream;
 pub use tcp::{TcpEchoReflector, TcpPath};
+pub(crate) use udp::skip_icmp_errors;
 pub use udp::{UdpOptions, UdpPath};
 
 use std::os::fd::RawFd;

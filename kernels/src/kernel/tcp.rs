@@ -27,21 +27,7 @@ impl TcpPath {
         timeout: Duration,
         busy_poll_us: Option<u32>,
     ) -> Result<TcpPath, DatapathError> {
-        let stream = TcpStream::connect_timeout(&peer, timeout).map_err(|source| {
-            DatapathError::Connect {
-                proto: "tcp",
-                addr: peer,
-                source,
-            }
-        })?;
-        let opt =
-            |option: &'static str| move |source| DatapathError::SocketOption { option, source };
-        stream.set_nodelay(true).map_err(opt("TCP_NODELAY"))?;
-        stream.set_nonblocking(true).map_err(opt("O_NONBLOCK"))?;
-        let busy_poll_us = match busy_poll_us {
-            Some(us) => Some(super::apply_busy_poll(stream.as_raw_fd(), us)?),
-            None => None,
-        };
+        let (stream, busy_poll_us) = connect_stream(peer, timeout, busy_poll_us)?;
         Ok(TcpPath {
             stream,
             peer,
@@ -49,6 +35,29 @@ impl TcpPath {
             busy_poll_us,
         })
     }
+}
+
+/// Connects a probe's stream: within `timeout`, `TCP_NODELAY`, non-blocking, with
+/// `SO_BUSY_POLL` if asked (returning what the kernel kept).
+pub(crate) fn connect_stream(
+    peer: SocketAddr,
+    timeout: Duration,
+    busy_poll_us: Option<u32>,
+) -> Result<(TcpStream, Option<u32>), DatapathError> {
+    let stream =
+        TcpStream::connect_timeout(&peer, timeout).map_err(|source| DatapathError::Connect {
+            proto: "tcp",
+            addr: peer,
+            source,
+        })?;
+    let opt = |option: &'static str| move |source| DatapathError::SocketOption { option, source };
+    stream.set_nodelay(true).map_err(opt("TCP_NODELAY"))?;
+    stream.set_nonblocking(true).map_err(opt("O_NONBLOCK"))?;
+    let busy_poll_us = match busy_poll_us {
+        Some(us) => Some(super::apply_busy_poll(stream.as_raw_fd(), us)?),
+        None => None,
+    };
+    Ok((stream, busy_poll_us))
 }
 
 impl Datapath for TcpPath {

@@ -257,6 +257,24 @@ impl Datapath for UdpPath {
     }
 }
 
+/// A reflector's receive: calls `recv` until it yields a message with its sender or nothing.
+/// An unconnected socket can still see ICMP errors queued for an earlier reply, and a
+/// message without a source address cannot happen for UDP/IP; a reflector must not stop for
+/// either, so both are skipped.
+pub(crate) fn skip_icmp_errors(
+    mut recv: impl FnMut() -> Result<Option<(Received, Option<SocketAddr>)>, DatapathError>,
+) -> Result<Option<(Received, SocketAddr)>, DatapathError> {
+    loop {
+        match recv() {
+            Ok(Some((r, Some(from)))) => return Ok(Some((r, from))),
+            Ok(Some((_, None))) => continue,
+            Ok(None) => return Ok(None),
+            Err(DatapathError::Recv(e)) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 impl ReflectorPath for UdpPath {
     type Peer = SocketAddr;
 
@@ -268,20 +286,7 @@ impl ReflectorPath for UdpPath {
         &mut self,
         buf: &mut [u8],
     ) -> Result<Option<(Received, SocketAddr)>, DatapathError> {
-        loop {
-            match self.recv_inner(buf) {
-                Ok(Some((r, Some(from)))) => return Ok(Some((r, from))),
-                // No source address (cannot happen for UDP/IP): skip the message.
-                Ok(Some((_, None))) => continue,
-                Ok(None) => return Ok(None),
-                // An unconnected socket can still see ICMP errors queued for an earlier reply;
-                // a reflector must not stop for them.
-                Err(DatapathError::Recv(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                    continue
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        skip_icmp_errors(|| self.recv_inner(buf))
     }
 
     fn send_to(&mut self, msg: &[u8], peer: SocketAddr) -> Result<(), DatapathError> {

@@ -156,18 +156,7 @@ impl ReflectorPath for UringUdpReflector {
         &mut self,
         buf: &mut [u8],
     ) -> Result<Option<(Received, SocketAddr)>, DatapathError> {
-        loop {
-            match recv(&mut self.ring, buf) {
-                Ok(Some((r, Some(from)))) => return Ok(Some((r, from))),
-                Ok(Some((_, None))) => continue,
-                Ok(None) => return Ok(None),
-                // ICMP errors for an earlier reply must not stop a reflector.
-                Err(DatapathError::Recv(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                    continue
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        crate::kernel::skip_icmp_errors(|| recv(&mut self.ring, buf))
     }
 
     fn send_to(&mut self, msg: &[u8], peer: SocketAddr) -> Result<(), DatapathError> {
@@ -198,21 +187,8 @@ impl UringTcpPath {
         timeout: Duration,
         opts: UringOptions,
     ) -> Result<UringTcpPath, DatapathError> {
-        let stream = TcpStream::connect_timeout(&peer, timeout).map_err(|source| {
-            DatapathError::Connect {
-                proto: "tcp",
-                addr: peer,
-                source,
-            }
-        })?;
-        let opt =
-            |option: &'static str| move |source| DatapathError::SocketOption { option, source };
-        stream.set_nodelay(true).map_err(opt("TCP_NODELAY"))?;
-        stream.set_nonblocking(true).map_err(opt("O_NONBLOCK"))?;
-        let busy_poll_us = match opts.udp.busy_poll_us {
-            Some(us) => Some(crate::kernel::apply_busy_poll(stream.as_raw_fd(), us)?),
-            None => None,
-        };
+        let (stream, busy_poll_us) =
+            crate::kernel::connect_stream(peer, timeout, opts.udp.busy_poll_us)?;
         let info = DatapathInfo {
             kind: DatapathKind::IoUringTcp,
             local: stream.local_addr().ok().map(|a| a.to_string()),
