@@ -316,12 +316,33 @@ impl RfcCodel {
         }
     }
 
+    /// RFC 8289's `dequeue`. The usual outcomes (no drop due) return here; a drop goes to
+    /// [`RfcCodel::dequeue_drop`].
+    #[inline]
     fn dequeue<H: HeadQueue>(&mut self, h: &mut H, now: Time) -> Option<Packet> {
-        let (mut p, mut ok) = self.dodequeue(h, now);
+        let (p, ok) = self.dodequeue(h, now);
+        if !ok {
+            // Leaves the dropping state, if in it.
+            self.v.dropping = false;
+            return p;
+        }
+        if self.v.dropping && now < self.v.drop_next {
+            return p;
+        }
+        self.dequeue_drop(h, now, p)
+    }
+
+    /// The rest of `dequeue` once `dodequeue` said "ok to drop" and a drop is due: in the
+    /// dropping state, the drops scheduled up to `now`; otherwise, entering it.
+    #[inline]
+    fn dequeue_drop<H: HeadQueue>(
+        &mut self,
+        h: &mut H,
+        now: Time,
+        mut p: Option<Packet>,
+    ) -> Option<Packet> {
+        let mut ok;
         if self.v.dropping {
-            if !ok {
-                self.v.dropping = false;
-            }
             while self.v.dropping && now >= self.v.drop_next {
                 if let Some(d) = p.take() {
                     h.drop_head(d, now);
@@ -334,7 +355,7 @@ impl RfcCodel {
                     self.v.dropping = false;
                 }
             }
-        } else if ok {
+        } else {
             if let Some(d) = p.take() {
                 h.drop_head(d, now);
             }
@@ -383,38 +404,53 @@ impl LinuxCodel {
         }
     }
 
-    /// `codel_dequeue`.
+    /// `codel_dequeue`. The usual outcomes (no drop due) return here; a drop goes to
+    /// [`LinuxCodel::dequeue_drop`].
+    #[inline]
     fn dequeue<H: HeadQueue>(&mut self, h: &mut H, now_s: Time) -> Option<Packet> {
-        let mut p = h.pop_head();
+        let p = h.pop_head();
         if p.is_none() {
             self.v.dropping = false;
             return None;
         }
         let now = kernel::ns_to_time(super::secs_to_ns(now_s));
-        let drop = self.should_drop(p.as_ref(), h.backlog(), now);
+        if !self.should_drop(p.as_ref(), h.backlog(), now) {
+            // Leaves the dropping state, if in it.
+            self.v.dropping = false;
+            return p;
+        }
+        if self.v.dropping && !kernel::time_after_eq(now, self.v.drop_next) {
+            return p;
+        }
+        self.dequeue_drop(h, now_s, now, p)
+    }
+
+    /// The rest of `codel_dequeue` once `codel_should_drop` said drop and a drop is due: in
+    /// the dropping state, the drops scheduled up to `now`; otherwise, entering it.
+    #[inline]
+    fn dequeue_drop<H: HeadQueue>(
+        &mut self,
+        h: &mut H,
+        now_s: Time,
+        now: u32,
+        mut p: Option<Packet>,
+    ) -> Option<Packet> {
         if self.v.dropping {
-            if !drop {
-                self.v.dropping = false;
-            } else if kernel::time_after_eq(now, self.v.drop_next) {
-                while self.v.dropping && kernel::time_after_eq(now, self.v.drop_next) {
-                    self.v.count = self.v.count.wrapping_add(1);
-                    self.v.rec_inv_sqrt = kernel::newton_step(self.v.rec_inv_sqrt, self.v.count);
-                    if let Some(d) = p.take() {
-                        h.drop_head(d, now_s);
-                    }
-                    p = h.pop_head();
-                    if self.should_drop(p.as_ref(), h.backlog(), now) {
-                        self.v.drop_next = kernel::control_law(
-                            self.v.drop_next,
-                            self.interval,
-                            self.v.rec_inv_sqrt,
-                        );
-                    } else {
-                        self.v.dropping = false;
-                    }
+            while self.v.dropping && kernel::time_after_eq(now, self.v.drop_next) {
+                self.v.count = self.v.count.wrapping_add(1);
+                self.v.rec_inv_sqrt = kernel::newton_step(self.v.rec_inv_sqrt, self.v.count);
+                if let Some(d) = p.take() {
+                    h.drop_head(d, now_s);
+                }
+                p = h.pop_head();
+                if self.should_drop(p.as_ref(), h.backlog(), now) {
+                    self.v.drop_next =
+                        kernel::control_law(self.v.drop_next, self.interval, self.v.rec_inv_sqrt);
+                } else {
+                    self.v.dropping = false;
                 }
             }
-        } else if drop {
+        } else {
             if let Some(d) = p.take() {
                 h.drop_head(d, now_s);
             }
@@ -466,7 +502,7 @@ impl CodelCore {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn dequeue<H: HeadQueue>(&mut self, h: &mut H, now: Time) -> Option<Packet> {
         match self {
             CodelCore::Rfc(c) => c.dequeue(h, now),
@@ -571,7 +607,7 @@ impl Discipline for Codel {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn dequeue(&mut self, now: Time) -> Option<Packet> {
         let mut h = SingleQueue {
             q: &mut self.q,

@@ -528,6 +528,9 @@ pub struct Pie {
     first_update: Time,
     period: Time,
     updates_done: u64,
+    /// `first_update + updates_done * period`, kept with `updates_done` so that the check
+    /// every enqueue and dequeue makes is one comparison.
+    next_update: Time,
     rng: Pcg64Mcg,
     drops: Vec<Dropped>,
 }
@@ -604,6 +607,7 @@ impl Pie {
             first_update,
             period,
             updates_done: 0,
+            next_update: first_update,
             rng: discipline_rng(seed, 0x0050_4945),
             drops: Vec::new(),
         })
@@ -644,7 +648,12 @@ impl Pie {
 
     /// When the next probability update falls due.
     pub fn next_update(&self) -> Time {
-        self.first_update + self.updates_done as f64 * self.period
+        self.next_update
+    }
+
+    fn set_updates_done(&mut self, n: u64) {
+        self.updates_done = n;
+        self.next_update = self.first_update + n as f64 * self.period;
     }
 
     /// The update period actually used (Linux: whole jiffies).
@@ -654,7 +663,15 @@ impl Pie {
 
     /// Runs every probability update due at or before `now`. `enqueue` and `dequeue` call it
     /// first; call it directly to observe the state at a given time.
+    #[inline]
     pub fn advance(&mut self, now: Time) {
+        if self.next_update <= now {
+            self.run_updates(now);
+        }
+    }
+
+    #[inline(never)]
+    fn run_updates(&mut self, now: Time) {
         loop {
             let t = self.next_update();
             if t > now {
@@ -662,13 +679,13 @@ impl Pie {
             }
             let before = self.ctl_snapshot();
             self.update();
-            self.updates_done += 1;
+            self.set_updates_done(self.updates_done + 1);
             if self.ctl_snapshot() == before {
                 // A fixed point (idle queue, p = 0): further updates before `now` change
                 // nothing, so skip them.
                 let remaining = ((now - self.next_update()) / self.period).floor();
                 if remaining >= 1.0 {
-                    self.updates_done += remaining as u64;
+                    self.set_updates_done(self.updates_done + remaining as u64);
                 }
             }
         }
@@ -728,6 +745,7 @@ enum CtlSnapshot {
 }
 
 impl Discipline for Pie {
+    #[inline]
     fn enqueue(&mut self, pkt: Packet, now: Time) -> EnqueueResult {
         self.advance(now);
         let drop = if self.q.len() as u64 >= self.c.limit {
@@ -786,6 +804,7 @@ impl Discipline for Pie {
         }
     }
 
+    #[inline]
     fn dequeue(&mut self, now: Time) -> Option<Packet> {
         self.advance(now);
         let pkt = self.q.pop()?;

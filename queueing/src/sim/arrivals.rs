@@ -1,6 +1,6 @@
 //! Arrival processes and packet sizes.
 
-use super::random::{exp1, uniform};
+use super::random::{exp1, exp1_with, uniform, ziggurat};
 use rand::Rng;
 use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
@@ -191,6 +191,11 @@ enum Sizes {
     Weighted { sizes: Vec<u32>, cum: Vec<f64> },
 }
 
+/// Arrivals generated ahead, per source: the generator fills a block at a time in a tight
+/// loop, and the engine takes them one by one. The source's random stream is consumed in
+/// the same order as one arrival at a time, so the arrivals are the same.
+const BLOCK: usize = 32;
+
 /// Generates `(arrival time, size)` for one source from its own random stream.
 #[derive(Clone, Debug)]
 pub(crate) struct ArrivalGen {
@@ -198,6 +203,10 @@ pub(crate) struct ArrivalGen {
     sizes: Sizes,
     n: u64,
     rng: Pcg64Mcg,
+    times: [f64; BLOCK],
+    size_buf: [u32; BLOCK],
+    pos: usize,
+    len: usize,
 }
 
 impl ArrivalGen {
@@ -257,12 +266,57 @@ impl ArrivalGen {
             sizes,
             n: 0,
             rng,
+            times: [0.0; BLOCK],
+            size_buf: [0; BLOCK],
+            pos: 0,
+            len: 0,
         }
     }
 
     /// The next arrival, or `None` when a non-repeating trace is exhausted.
     #[inline]
     pub(crate) fn next_arrival(&mut self) -> Option<(f64, u32)> {
+        if self.pos == self.len {
+            self.refill();
+            if self.len == 0 {
+                return None;
+            }
+        }
+        let i = self.pos;
+        self.pos += 1;
+        Some((self.times[i], self.size_buf[i]))
+    }
+
+    /// Generates the next block of arrivals (fewer, or none, at the end of a trace).
+    #[inline(never)]
+    fn refill(&mut self) {
+        self.pos = 0;
+        self.len = 0;
+        if let (Gen::Poisson { mean, t }, Sizes::Fixed(s)) = (&mut self.gen, &self.sizes) {
+            // The bottleneck scenarios' case: only the exponential draws.
+            let z = ziggurat();
+            for (ti, si) in self.times.iter_mut().zip(&mut self.size_buf) {
+                *t += *mean * exp1_with(z, &mut self.rng);
+                *ti = *t;
+                *si = *s;
+            }
+            self.n += BLOCK as u64;
+            self.len = BLOCK;
+            return;
+        }
+        while self.len < BLOCK {
+            let Some((t, s)) = self.generate() else {
+                break;
+            };
+            self.times[self.len] = t;
+            self.size_buf[self.len] = s;
+            self.len += 1;
+        }
+    }
+
+    /// One arrival straight from the process.
+    #[inline]
+    fn generate(&mut self) -> Option<(f64, u32)> {
         let t = match &mut self.gen {
             Gen::Poisson { mean, t } => {
                 *t += *mean * exp1(&mut self.rng);

@@ -9,6 +9,15 @@
 //! deterministic. Between events the state is constant, so the queue-length samples, the area
 //! under the number in system and the busy-server area are taken or integrated just before
 //! each event is handled.
+//!
+//! The loop is compiled once per discipline (a `match` on [`AnyDiscipline`] before the run,
+//! none per call) and per shape: with one source and one server (a bottleneck link) the two
+//! slots are compared directly ([`TwoSlots`], the same `(time, seq)` order), and with one
+//! server its packet is held in place ([`OneServer`]). Arrivals are generated a block at a
+//! time and the served customers' statistics recorded a buffer at a time (see
+//! [`super::arrivals`] and [`super::report`]); both keep the order of the random draws and of
+//! the floating-point sums, so every shape gives the same report for the same seed (checked
+//! by the test at the end of this file).
 
 use super::arrivals::ArrivalGen;
 use super::random::{self, STREAM_DISCIPLINE, STREAM_SERVICE, STREAM_SOURCE_BASE};
@@ -112,27 +121,209 @@ impl EventSlots {
     }
 }
 
-struct State<S> {
-    sources: usize,
-    disc: AnyDiscipline,
-    servers: Vec<Option<(Packet, f64)>>,
+/// The pending-event structure the engine loop is written against: the general tree, or
+/// [`TwoSlots`] when there are exactly two slots (one source, one server).
+trait EventSet {
+    fn schedule(&mut self, slot: usize, t: f64);
+    fn take(&mut self, slot: usize);
+    fn first(&mut self) -> Option<(usize, f64)>;
+}
+
+impl EventSet for EventSlots {
+    #[inline]
+    fn schedule(&mut self, slot: usize, t: f64) {
+        EventSlots::schedule(self, slot, t);
+    }
+    #[inline]
+    fn take(&mut self, slot: usize) {
+        EventSlots::take(self, slot);
+    }
+    #[inline]
+    fn first(&mut self) -> Option<(usize, f64)> {
+        EventSlots::first(self)
+    }
+}
+
+/// Two slots (a single source and a single server, the bottleneck scenarios), in registers:
+/// the same `(time, seq)` order as the tree, decided by one comparison.
+#[derive(Debug)]
+struct TwoSlots {
+    time: [f64; 2],
+    seq: [u64; 2],
+    next_seq: u64,
+}
+
+impl TwoSlots {
+    fn new() -> Self {
+        Self {
+            time: [f64::INFINITY; 2],
+            seq: [u64::MAX; 2],
+            next_seq: 0,
+        }
+    }
+}
+
+impl EventSet for TwoSlots {
+    #[inline]
+    fn schedule(&mut self, slot: usize, t: f64) {
+        self.time[slot & 1] = t;
+        self.seq[slot & 1] = self.next_seq;
+        self.next_seq += 1;
+    }
+    #[inline]
+    fn take(&mut self, slot: usize) {
+        self.time[slot & 1] = f64::INFINITY;
+        self.seq[slot & 1] = u64::MAX;
+    }
+    #[inline]
+    fn first(&mut self) -> Option<(usize, f64)> {
+        let (t0, t1) = (self.time[0], self.time[1]);
+        let w = usize::from(!(t0 < t1 || (t0 == t1 && self.seq[0] <= self.seq[1])));
+        let t = if w == 0 { t0 } else { t1 };
+        (t < f64::INFINITY).then_some((w, t))
+    }
+}
+
+/// What the engine keeps of a packet in service: enough to record it when it leaves.
+///
+/// Copied field by field, not as a whole [`Packet`]: the packet arrives from the discipline
+/// in a stack slot written field by field, and a whole-struct copy would read it back with
+/// wider loads than the stores, which the CPU cannot forward (a stall on every departure).
+#[derive(Clone, Copy, Debug)]
+struct InService {
+    id: u64,
+    flow: u32,
+    arrival: f64,
+    start: f64,
+}
+
+impl InService {
+    #[inline]
+    fn new(p: &Packet, start: f64) -> Self {
+        Self {
+            id: p.id,
+            flow: p.flow,
+            arrival: p.arrival,
+            start,
+        }
+    }
+}
+
+/// The servers: which are idle, and what each busy one serves.
+trait ServerPool {
+    fn new(servers: usize) -> Self;
+    /// The server that takes the next packet, if one is idle.
+    fn idle(&self) -> Option<usize>;
+    /// Server `s` (the one [`ServerPool::idle`] named) starts serving `p` at `t`.
+    fn start(&mut self, s: usize, p: &Packet, t: f64);
+    /// Server `s` finishes.
+    fn finish(&mut self, s: usize) -> InService;
+    /// Busy servers.
+    fn busy(&self) -> u64;
+}
+
+/// Any number of servers; idle ones on a stack (the last freed serves first).
+#[derive(Debug)]
+struct Servers {
+    serving: Vec<Option<InService>>,
     idle: Vec<u32>,
-    events: EventSlots,
+}
+
+impl ServerPool for Servers {
+    fn new(servers: usize) -> Self {
+        Self {
+            serving: vec![None; servers],
+            idle: (0..servers as u32).rev().collect(),
+        }
+    }
+    #[inline]
+    fn idle(&self) -> Option<usize> {
+        self.idle.last().map(|&s| s as usize)
+    }
+    #[inline]
+    fn start(&mut self, s: usize, p: &Packet, t: f64) {
+        self.idle.pop();
+        self.serving[s] = Some(InService::new(p, t));
+    }
+    #[inline]
+    fn finish(&mut self, s: usize) -> InService {
+        self.idle.push(s as u32);
+        self.serving[s]
+            .take()
+            .expect("a departure event belongs to a busy server")
+    }
+    #[inline]
+    fn busy(&self) -> u64 {
+        (self.serving.len() - self.idle.len()) as u64
+    }
+}
+
+/// One server (a link), held in place.
+#[derive(Debug)]
+struct OneServer {
+    busy: bool,
+    serving: InService,
+}
+
+impl ServerPool for OneServer {
+    fn new(_: usize) -> Self {
+        Self {
+            busy: false,
+            serving: InService {
+                id: 0,
+                flow: 0,
+                arrival: 0.0,
+                start: 0.0,
+            },
+        }
+    }
+    #[inline]
+    fn idle(&self) -> Option<usize> {
+        (!self.busy).then_some(0)
+    }
+    #[inline]
+    fn start(&mut self, _: usize, p: &Packet, t: f64) {
+        self.busy = true;
+        self.serving = InService::new(p, t);
+    }
+    #[inline]
+    fn finish(&mut self, _: usize) -> InService {
+        debug_assert!(self.busy, "a departure event belongs to a busy server");
+        self.busy = false;
+        self.serving
+    }
+    #[inline]
+    fn busy(&self) -> u64 {
+        u64::from(self.busy)
+    }
+}
+
+struct State<S, D, E, P> {
+    sources: usize,
+    disc: D,
+    servers: P,
+    events: E,
     svc: Option<S>,
     link_rate: f64,
+    /// The last packet size the link served and its transmission time: the division is done
+    /// once per distinct size (every packet, with fixed sizes, takes the cached value).
+    link_cache: (u32, f64),
     rng: Pcg64Mcg,
     n_sys: u64,
-    busy: u64,
     rec: Recorder,
     flows: FlowTable,
 }
 
-impl<S: ServiceTime> State<S> {
+impl<S: ServiceTime, D: Discipline, E: EventSet, P: ServerPool> State<S, D, E, P> {
     #[inline]
     fn drain_drops(&mut self) {
-        if self.disc.pending_drops() == 0 {
-            return;
+        if self.disc.pending_drops() != 0 {
+            self.drain_drops_slow();
         }
+    }
+
+    #[inline(never)]
+    fn drain_drops_slow(&mut self) {
         for d in self.disc.drain_drops() {
             self.n_sys -= 1;
             self.rec.dropped(&d, self.flows.index(d.packet.flow));
@@ -142,33 +333,69 @@ impl<S: ServiceTime> State<S> {
     /// Every idle server asks the discipline for a packet, until one gets none.
     #[inline]
     fn start_services(&mut self, t: f64) -> Result<(), SimError> {
-        while let Some(&s) = self.idle.last() {
+        while let Some(s) = self.servers.idle() {
             let p = self.disc.dequeue(t);
             self.drain_drops();
             let Some(p) = p else {
                 break;
             };
-            self.idle.pop();
             let st = match &mut self.svc {
                 Some(x) => x.sample(&mut self.rng),
-                None => f64::from(p.size) * 8.0 / self.link_rate,
+                None => {
+                    if p.size != self.link_cache.0 {
+                        self.link_cache = (p.size, f64::from(p.size) * 8.0 / self.link_rate);
+                    }
+                    self.link_cache.1
+                }
             };
             if !(st >= 0.0 && st.is_finite()) {
                 return Err(SimError::BadServiceTime { value: st });
             }
-            self.servers[s as usize] = Some((p, t));
-            self.busy += 1;
-            self.events.schedule(self.sources + s as usize, t + st);
+            self.servers.start(s, &p, t);
+            self.events.schedule(self.sources + s, t + st);
         }
         Ok(())
     }
 }
 
 pub(crate) fn run<S: ServiceTime + Clone>(sc: &Scenario<S>) -> Result<SimReport, SimError> {
+    let disc = sc
+        .discipline
+        .build(random::stream_seed(sc.seed, STREAM_DISCIPLINE))?;
+    // One copy of the loop per discipline (no dispatch per call) and per event structure.
+    match disc {
+        AnyDiscipline::Fifo(d) => run_with(sc, d),
+        AnyDiscipline::DropTail(d) => run_with(sc, d),
+        AnyDiscipline::Red(d) => run_with(sc, d),
+        AnyDiscipline::Codel(d) => run_with(sc, d),
+        AnyDiscipline::Pie(d) => run_with(sc, d),
+        AnyDiscipline::FqCodel(d) => run_with(sc, d),
+    }
+}
+
+fn run_with<S: ServiceTime + Clone, D: Discipline>(
+    sc: &Scenario<S>,
+    disc: D,
+) -> Result<SimReport, SimError> {
+    let servers = sc.service.servers() as usize;
+    let slots = sc.sources.len() + servers;
+    match (slots, servers) {
+        (2, 1) => run_loop::<S, D, TwoSlots, OneServer>(sc, disc, TwoSlots::new()),
+        (_, 1) => run_loop::<S, D, EventSlots, OneServer>(sc, disc, EventSlots::new(slots)),
+        _ => run_loop::<S, D, EventSlots, Servers>(sc, disc, EventSlots::new(slots)),
+    }
+}
+
+fn run_loop<S: ServiceTime + Clone, D: Discipline, E: EventSet, P: ServerPool>(
+    sc: &Scenario<S>,
+    disc: D,
+    events: E,
+) -> Result<SimReport, SimError> {
     let ns = sc.sources.len();
     let c = sc.service.servers() as usize;
     let flows = FlowTable::new(sc.sources.iter().map(|s| s.flow));
     let src_flow_ix: Vec<usize> = sc.sources.iter().map(|s| flows.index(s.flow)).collect();
+    let src_flow: Vec<u32> = sc.sources.iter().map(|s| s.flow).collect();
     let mut gens: Vec<ArrivalGen> = sc
         .sources
         .iter()
@@ -194,17 +421,14 @@ pub(crate) fn run<S: ServiceTime + Clone>(sc: &Scenario<S>) -> Result<SimReport,
     };
     let mut st = State {
         sources: ns,
-        disc: sc
-            .discipline
-            .build(random::stream_seed(sc.seed, STREAM_DISCIPLINE))?,
-        servers: vec![None; c],
-        idle: (0..c as u32).rev().collect(),
-        events: EventSlots::new(ns + c),
+        disc,
+        servers: P::new(c),
+        events,
         svc,
         link_rate,
+        link_cache: (0, 0.0),
         rng: random::stream(sc.seed, STREAM_SERVICE),
         n_sys: 0,
-        busy: 0,
         rec,
         flows,
     };
@@ -246,14 +470,14 @@ pub(crate) fn run<S: ServiceTime + Clone>(sc: &Scenario<S>) -> Result<SimReport,
         }
         let dt = t - last_t;
         area += st.n_sys as f64 * dt;
-        busy_area += st.busy as f64 * dt;
+        busy_area += st.servers.busy() as f64 * dt;
         last_t = t;
         events += 1;
 
         if who < ns {
             let pkt = Packet {
                 id: arrived,
-                flow: sc.sources[who].flow,
+                flow: src_flow[who],
                 size: pending_size[who],
                 arrival: t,
             };
@@ -269,15 +493,10 @@ pub(crate) fn run<S: ServiceTime + Clone>(sc: &Scenario<S>) -> Result<SimReport,
                 st.events.schedule(who, ta);
             }
         } else {
-            let s = who - ns;
-            let (p, start) = st.servers[s]
-                .take()
-                .expect("a departure event belongs to a busy server");
-            st.busy -= 1;
+            let p = st.servers.finish(who - ns);
             st.n_sys -= 1;
             let fi = st.flows.index(p.flow);
-            st.rec.served(p.id, fi, p.arrival, start, t);
-            st.idle.push(s as u32);
+            st.rec.served(p.id, fi, p.arrival, p.start, t);
         }
         st.start_services(t)?;
     }
@@ -287,7 +506,7 @@ pub(crate) fn run<S: ServiceTime + Clone>(sc: &Scenario<S>) -> Result<SimReport,
         Stop::Duration(t) => {
             let dt = t - last_t;
             area += st.n_sys as f64 * dt;
-            busy_area += st.busy as f64 * dt;
+            busy_area += st.servers.busy() as f64 * dt;
             while series.next_time() <= t {
                 series.push(st.n_sys, st.disc.len() as u64);
             }
@@ -313,4 +532,73 @@ pub(crate) fn run<S: ServiceTime + Clone>(sc: &Scenario<S>) -> Result<SimReport,
         series,
         sc.output.confidence,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aqm::{CodelConfig, CodelVariant, DisciplineConfig, PieConfig, PieVariant};
+    use crate::sim::{ArrivalProcess, ServiceSpec, SizeSpec, Source};
+
+    /// The general structures (event tree, server stack), whatever the scenario.
+    fn run_general(sc: &Scenario) -> SimReport {
+        let disc = sc
+            .discipline
+            .build(random::stream_seed(sc.seed, STREAM_DISCIPLINE))
+            .unwrap();
+        let slots = sc.sources.len() + sc.service.servers() as usize;
+        run_loop::<_, _, EventSlots, Servers>(sc, disc, EventSlots::new(slots)).unwrap()
+    }
+
+    #[test]
+    fn specialised_structures_give_the_general_result() {
+        let discs = [
+            DisciplineConfig::Fifo,
+            DisciplineConfig::Codel(CodelConfig::default()),
+            DisciplineConfig::Codel(CodelConfig::with_variant(CodelVariant::Linux)),
+            DisciplineConfig::Pie(PieConfig::with_variant(PieVariant::Linux)),
+        ];
+        // Constant arrivals onto a link whose transmission time is a multiple of their
+        // spacing: arrivals and departures fall on (nearly) the same instants, where the
+        // order of events is decided by the smallest differences.
+        let arrivals = [
+            ArrivalProcess::Poisson { rate: 9000.0 },
+            ArrivalProcess::Constant { rate: 8000.0 },
+        ];
+        for d in &discs {
+            for a in &arrivals {
+                for flows in [1u32, 3] {
+                    let sources = (0..flows)
+                        .map(|f| {
+                            Source::new(a.clone())
+                                .with_flow(f)
+                                .with_size(SizeSpec::Fixed(1250))
+                        })
+                        .collect();
+                    let sc = Scenario::new(
+                        sources,
+                        Service::Link { rate_bps: 1e7 },
+                        Stop::Duration(3.0),
+                    )
+                    .with_discipline(d.clone())
+                    .with_seed(7);
+                    let fast = serde_json::to_string(&run(&sc).unwrap()).unwrap();
+                    let general = serde_json::to_string(&run_general(&sc)).unwrap();
+                    assert!(fast == general, "{d:?} {a:?} {flows} flow(s)");
+                }
+            }
+        }
+        let sc = Scenario::new(
+            vec![Source::poisson(0.9)],
+            Service::Servers {
+                count: 1,
+                time: ServiceSpec::Deterministic { value: 1.0 },
+            },
+            Stop::Customers(20_000),
+        )
+        .with_discipline(DisciplineConfig::Codel(CodelConfig::default()));
+        let fast = serde_json::to_string(&run(&sc).unwrap()).unwrap();
+        let general = serde_json::to_string(&run_general(&sc)).unwrap();
+        assert!(fast == general, "one server, deterministic service");
+    }
 }

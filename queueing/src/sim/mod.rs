@@ -30,7 +30,8 @@
 //! * **The event engine** — for everything else. The pending events (the next arrival of each
 //!   source, the departure from each busy server) sit in fixed slots under a tournament tree
 //!   ordered by `(time, scheduling order)`, so the earliest is found in `O(log slots)` without
-//!   allocation and simultaneous events are handled in a fixed order. Each arrival is offered
+//!   allocation and simultaneous events are handled in a fixed order (with one source and one
+//!   server, the two slots are compared directly). Each arrival is offered
 //!   to the discipline; each server that becomes free asks the discipline for its next packet
 //!   (which is where CoDel drops and RED notices idleness). Periodic AQM work needs no timer
 //!   events (see [`crate::aqm`]).

@@ -56,16 +56,27 @@ const ZIG_R: f64 = 7.697_117_470_131_05;
 /// Area of each layer.
 const ZIG_V: f64 = 0.003_949_659_822_581_557;
 
-struct Ziggurat {
+pub(crate) struct Ziggurat {
     /// `x[i]`: width of layer `i` (x[0] is the base layer's equivalent width), x[256] = 0.
     x: [f64; LAYERS + 1],
     /// `f[i] = e^{-x[i]}`.
     f: [f64; LAYERS + 1],
 }
 
-fn ziggurat() -> &'static Ziggurat {
+#[inline]
+pub(crate) fn ziggurat() -> &'static Ziggurat {
     static TABLES: OnceLock<Ziggurat> = OnceLock::new();
-    TABLES.get_or_init(|| {
+    // The check inlines into every draw; building the tables does not.
+    match TABLES.get() {
+        Some(z) => z,
+        None => build_ziggurat(&TABLES),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn build_ziggurat(tables: &'static OnceLock<Ziggurat>) -> &'static Ziggurat {
+    tables.get_or_init(|| {
         let mut x = [0.0; LAYERS + 1];
         let mut f = [0.0; LAYERS + 1];
         x[0] = ZIG_V / (-ZIG_R).exp();
@@ -85,7 +96,12 @@ fn ziggurat() -> &'static Ziggurat {
 /// Exponential with mean 1.
 #[inline]
 pub fn exp1(rng: &mut Pcg64Mcg) -> f64 {
-    let z = ziggurat();
+    exp1_with(ziggurat(), rng)
+}
+
+/// [`exp1`] with the tables already at hand (a loop of draws looks them up once).
+#[inline]
+pub(crate) fn exp1_with(z: &Ziggurat, rng: &mut Pcg64Mcg) -> f64 {
     loop {
         let bits = rng.next_u64();
         let i = (bits & 0xFF) as usize;
