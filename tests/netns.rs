@@ -438,6 +438,8 @@ fn every_datapath_pairing_across_a_veth_pair() {
         ("io-uring", "io-uring"),
         ("io-uring", "af-xdp"),
         ("af-xdp", "io-uring"),
+        ("kernel", "io-uring"),
+        ("io-uring", "kernel"),
     ];
     for (refl_dp, probe_dp) in pairs {
         let refl = Reflector::start_with(&lab, "udp", &args(refl_dp));

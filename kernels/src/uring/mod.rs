@@ -332,3 +332,49 @@ fn setup_error(e: io::Error) -> DatapathError {
     };
     DatapathError::Unavailable { reason, hint }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(e: DatapathError) -> String {
+        e.to_string()
+    }
+
+    #[test]
+    fn setup_refusals_say_why_and_what_to_do() {
+        let none = text(setup_error(io::Error::from_raw_os_error(libc::ENOSYS)));
+        assert!(none.contains("no io_uring") && none.contains("--datapath kernel"), "{none}");
+        let old = text(setup_error(io::Error::from_raw_os_error(libc::EINVAL)));
+        assert!(old.contains("5.19") && old.contains("--datapath kernel"), "{old}");
+        let mem = text(setup_error(io::Error::from_raw_os_error(libc::ENOMEM)));
+        assert!(mem.contains("ulimit -l"), "{mem}");
+        // EPERM names the sysctl when it is set here, a seccomp policy otherwise.
+        let perm = text(setup_error(io::Error::from_raw_os_error(libc::EPERM)));
+        assert!(
+            perm.contains("kernel.io_uring_disabled") || perm.contains("seccomp"),
+            "{perm}"
+        );
+        assert!(perm.contains("--datapath kernel"), "{perm}");
+    }
+
+    #[test]
+    fn ring_sizes_follow_the_message_size() {
+        let o = UringOptions::default();
+        let small = o.ring(RecvKind::Datagram, 44);
+        assert!(small.buf_size >= 64 + Ring::datagram_overhead());
+        assert!(small.buf_size.is_power_of_two() && small.buf_count.is_power_of_two());
+        let big = o.ring(RecvKind::Datagram, MAX_DATAGRAM);
+        assert!(big.buf_size >= MAX_DATAGRAM + Ring::datagram_overhead());
+        assert!(big.buf_count >= 16, "at least 16 buffers however large");
+        assert!(usize::from(small.buf_count) * small.buf_size <= 8 << 20);
+        assert_eq!(o.ring(RecvKind::Stream, 10).buf_size, 4096);
+        let sq = UringOptions {
+            sqpoll: true,
+            sqpoll_cpu: Some(1),
+            ..o
+        };
+        assert_eq!(sq.ring(RecvKind::Stream, 10).sqpoll, Some(Some(1)));
+    }
+}
+
