@@ -344,9 +344,15 @@ mod tests {
     #[test]
     fn setup_refusals_say_why_and_what_to_do() {
         let none = text(setup_error(io::Error::from_raw_os_error(libc::ENOSYS)));
-        assert!(none.contains("no io_uring") && none.contains("--datapath kernel"), "{none}");
+        assert!(
+            none.contains("no io_uring") && none.contains("--datapath kernel"),
+            "{none}"
+        );
         let old = text(setup_error(io::Error::from_raw_os_error(libc::EINVAL)));
-        assert!(old.contains("5.19") && old.contains("--datapath kernel"), "{old}");
+        assert!(
+            old.contains("5.19") && old.contains("--datapath kernel"),
+            "{old}"
+        );
         let mem = text(setup_error(io::Error::from_raw_os_error(libc::ENOMEM)));
         assert!(mem.contains("ulimit -l"), "{mem}");
         // EPERM names the sysctl when it is set here, a seccomp policy otherwise.
@@ -377,4 +383,3 @@ mod tests {
         assert_eq!(sq.ring(RecvKind::Stream, 10).sqpoll, Some(Some(1)));
     }
 }
-
