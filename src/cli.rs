@@ -24,13 +24,17 @@ pub enum Command {
     /// Measure this machine: clock, loopback RTT over kernel UDP and TCP, closed and open loop.
     ///
     /// Starts an in-process reflector pinned to one core and probes it from another, then
-    /// prints a table and writes a run directory (manifest.json, summary.json, one .hlog per
-    /// probe). Takes about 20 s (`--quick`: about 8 s).
+    /// compares the datapaths (kernel, io_uring and, as root over a veth pair it builds,
+    /// AF_XDP), prints a table and what it means for timeouts, and writes a run directory
+    /// (manifest.json, summary.json, one .hlog per probe). Takes about 30 s (`--quick`: about
+    /// 9 s).
     Lab(LabArgs),
     /// Run a STAMP reflector (RFC 8762) for probes from this or any other STAMP sender.
     ///
     /// UDP: answers each STAMP test packet with a Session-Reflector packet of the same length
     /// (t2 and t3 filled in). TCP: echoes every byte back (for `probe rtt --proto tcp`).
+    /// `--datapath io-uring` or `--datapath af-xdp --iface IF` serve UDP without the kernel's
+    /// usual socket calls; any probe datapath can talk to any reflector datapath.
     /// Runs until Ctrl-C or `--duration`, then prints its counters.
     Reflect(ReflectArgs),
     /// Probe a target.
@@ -64,6 +68,9 @@ pub enum ProbeCommand {
     /// --rate, probes leave on a fixed schedule (constant or Poisson) whatever the replies do,
     /// and latency is measured from each probe's *intended* send time, so stalls cannot hide
     /// (coordinated omission); the uncorrected latency is reported beside it.
+    ///
+    /// `--datapath kernel|io-uring|af-xdp` picks how the probe's bytes move; the summary
+    /// records the mode the kernel granted (docs/DATAPATHS.md).
     Rtt(RttArgs),
 }
 
