@@ -26,7 +26,7 @@ pub enum Command {
     /// Starts an in-process reflector pinned to one core and probes it from another, then
     /// compares the datapaths (kernel, io_uring and, as root over a veth pair it builds,
     /// AF_XDP), prints a table and what it means for timeouts, and writes a run directory
-    /// (manifest.json, summary.json, one .hlog per probe). Takes about 30 s (`--quick`: about
+    /// (manifest.json, summary.json, one .hlog per probe). Takes about 25 s (`--quick`: about
     /// 9 s).
     Lab(LabArgs),
     /// Run a STAMP reflector (RFC 8762) for probes from this or any other STAMP sender.
