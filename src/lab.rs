@@ -282,7 +282,9 @@ fn with_served(
     std::thread::scope(|s| {
         let h = s.spawn(move || {
             let service = service.map(|f| f as &mut dyn FnMut() -> u64);
-            served.run(cpu, cfg_ref, stop_ref, counters_ref, service)
+            served
+                .run(cpu, cfg_ref, stop_ref, counters_ref, service)
+                .map(|_| ())
         });
         let r = body(addr);
         stop.store(true, Ordering::SeqCst);

@@ -47,7 +47,7 @@ pub fn run(a: &ReflectArgs) -> Result<()> {
     }
     let started = Instant::now();
     let (cfg, counters_ref) = (&cfg, &counters);
-    let result: Result<()> = std::thread::scope(|s| {
+    let result: Result<Option<u64>> = std::thread::scope(|s| {
         let h = s.spawn(move || served.run(a.cpu, cfg, stop, counters_ref, None));
         let visible = output::interactive(a.json);
         let spinner = ProgressBar::with_draw_target(
@@ -71,7 +71,7 @@ pub fn run(a: &ReflectArgs) -> Result<()> {
         spinner.finish_and_clear();
         h.join().expect("reflector thread does not panic")
     });
-    result.context("reflector stopped")?;
+    let dropped_frames = result.context("reflector stopped")?;
     let [received, reflected, malformed, send_errors] = counters.snapshot();
     let secs = started.elapsed().as_secs_f64();
     if a.json {
@@ -81,6 +81,7 @@ pub fn run(a: &ReflectArgs) -> Result<()> {
                 "bind": local.to_string(), "proto": what, "seconds": secs, "received": received,
                 "reflected": reflected, "malformed": malformed, "send_errors": send_errors,
                 "unit": if a.proto == Proto::Tcp { "bytes" } else { "packets" },
+                "datapath": a.path.datapath.name(), "xdp_frames_dropped": dropped_frames,
             }))?
         );
     } else {
@@ -92,6 +93,9 @@ pub fn run(a: &ReflectArgs) -> Result<()> {
         println!(
             "reflected {reflected} of {received} {unit} in {secs:.1} s; {malformed} malformed dropped, {send_errors} send errors"
         );
+        if let Some(n) = dropped_frames {
+            println!("AF_XDP: {n} frames dropped before STAMP parsing (malformed, or not addressed to this reflector)");
+        }
     }
     Ok(())
 }
@@ -170,6 +174,8 @@ impl Served {
 
     /// Pins the calling thread to `cpu` (a refusal is a warning) and serves until `stop`.
     /// `service` adds a per-request service stage (UDP only; see `run_stamp_with_service`).
+    /// Returns how many frames an AF_XDP reflector dropped before STAMP parsing (malformed,
+    /// or not for it); `None` on the socket paths, where the kernel drops those.
     pub fn run(
         self,
         cpu: Option<usize>,
@@ -177,7 +183,7 @@ impl Served {
         stop: &AtomicBool,
         counters: &ReflectorCounters,
         service: Option<&mut dyn FnMut() -> u64>,
-    ) -> Result<()> {
+    ) -> Result<Option<u64>> {
         if let Some(c) = cpu {
             if let Err(e) = latlab_topology::pin_current_thread(c) {
                 eprintln!("warning: {e}; reflector runs unpinned");
@@ -211,6 +217,6 @@ impl Served {
             }
             (ServedKind::Tcp(mut e), _) => reflector::run_tcp_echo(&mut e, cfg, stop, counters)?,
         }
-        Ok(())
+        Ok(None)
     }
 }
