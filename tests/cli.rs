@@ -5,6 +5,8 @@
 //! Tests that measure busy-poll on both CPUs of a small CI machine, so they take turns
 //! ([`measuring`]); the argument and help tests run beside them.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -15,6 +17,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
+use common::wait_for;
 use predicates::prelude::*;
 use serde_json::Value;
 
@@ -34,18 +37,6 @@ fn latlab() -> Command {
 
 fn stderr_of(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Waits for `child` to exit, at most `limit`.
-fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            return Some(s);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
 }
 
 /// Sends SIGINT (what Ctrl-C sends) to a process this test started.

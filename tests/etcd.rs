@@ -28,6 +28,8 @@
 //! latlab bug, `fixed_heartbeat_recalibration_through_delay_is_stable`. Numbers observed are in
 //! docs/CALIBRATION.md.
 
+mod common;
+
 use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -35,6 +37,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use common::{is_root, skip};
 use serde_json::Value;
 
 const LATLAB: &str = env!("CARGO_BIN_EXE_latlab");
@@ -44,25 +47,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Skips (or, under LATLAB_REQUIRE_TOOLS=1, fails) with `reason`.
-fn skip(reason: &str) {
-    if std::env::var("LATLAB_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
-        panic!("LATLAB_REQUIRE_TOOLS=1 but {reason}");
-    }
-    eprintln!("skipping: {reason}");
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
 }
 
 fn runs(tool: &str, arg: &str) -> bool {

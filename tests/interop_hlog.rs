@@ -17,14 +17,17 @@
 //! Readers whose tool is missing are skipped with the reason printed, or fail under
 //! `LATLAB_REQUIRE_TOOLS=1` (scripts/test-deps.sh installs them).
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::{output_within, skip};
 use latlab_probes::record::{new_histogram, read_hlog, write_hlog, LatencyRecorder, Stats, MAX_NS};
 use serde_json::Value;
 
@@ -200,13 +203,6 @@ fn value_at_rank(buckets: &BTreeMap<u64, u64>, rank: u64) -> u64 {
 fn rank_span(buckets: &BTreeMap<u64, u64>, value: u64) -> Option<(u64, u64)> {
     let before: u64 = buckets.range(..value).map(|(_, c)| c).sum();
     buckets.get(&value).map(|c| (before, before + c))
-}
-
-fn skip(reason: &str) {
-    if std::env::var("LATLAB_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
-        panic!("{reason} (LATLAB_REQUIRE_TOOLS=1)");
-    }
-    eprintln!("skipping: {reason}");
 }
 
 fn interop_dir() -> PathBuf {
@@ -542,48 +538,6 @@ impl Drop for Reflector {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Runs `cmd` to completion, killing it after `limit`; its output is read while it runs.
-fn output_within(cmd: &mut Command, limit: Duration) -> Output {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut buf);
-            }
-            buf
-        })
-    };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
-    let started = Instant::now();
-    let mut timed_out = false;
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            timed_out = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let status = child.wait().unwrap();
-    let out = Output {
-        status,
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    };
-    assert!(
-        !timed_out,
-        "{cmd:?} did not finish within {limit:?}:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 #[test]

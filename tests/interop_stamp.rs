@@ -13,25 +13,21 @@
 //! A missing tool skips its test with the reason printed, or fails it under
 //! `LATLAB_REQUIRE_TOOLS=1` (scripts/test-deps.sh installs them).
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::{output_within, skip};
 use latlab_probes::record::{new_histogram, record_ns, Stats};
 use serde_json::Value;
 
 const NTP_UNIX_OFFSET_S: u64 = 2_208_988_800;
-
-fn skip(reason: &str) {
-    if std::env::var("LATLAB_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
-        panic!("{reason} (LATLAB_REQUIRE_TOOLS=1)");
-    }
-    eprintln!("skipping: {reason}");
-}
 
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -183,48 +179,6 @@ impl Drop for Reflector {
             let _ = c.wait();
         }
     }
-}
-
-/// Runs `cmd` to completion, killing it after `limit`; its output is read while it runs.
-fn output_within(cmd: &mut Command, limit: Duration) -> Output {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut buf);
-            }
-            buf
-        })
-    };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
-    let started = Instant::now();
-    let mut timed_out = false;
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            timed_out = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let status = child.wait().unwrap();
-    let out = Output {
-        status,
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    };
-    assert!(
-        !timed_out,
-        "{cmd:?} did not finish within {limit:?}:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 fn run_probe(port: u16, extra: &[&str], out_dir: &Path) -> Value {

@@ -5,15 +5,18 @@
 //! `LATLAB_REQUIRE_TOOLS=1`, where it fails. The namespaces are removed by a guard even when a
 //! test fails.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::{is_root, skip, wait_for};
 use serde_json::Value;
 
 /// Both tests spin a probe and a reflector: one at a time on a small machine.
@@ -24,25 +27,6 @@ fn measuring() -> MutexGuard<'static, ()> {
 }
 
 const LATLAB: &str = env!("CARGO_BIN_EXE_latlab");
-
-/// Skips (or, under LATLAB_REQUIRE_TOOLS=1, fails) with `reason`.
-fn skip(reason: &str) {
-    if std::env::var("LATLAB_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
-        panic!("LATLAB_REQUIRE_TOOLS=1 but {reason}");
-    }
-    eprintln!("skipping: {reason}");
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
-}
 
 fn have(tool: &str) -> bool {
     Command::new(tool)
@@ -147,18 +131,6 @@ impl Drop for Lab {
             }
         }
     }
-}
-
-/// Waits for `child` to exit, at most `limit`.
-fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            return Some(s);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
 }
 
 /// `latlab reflect` in namespace A; killed if the test fails.

@@ -6,6 +6,8 @@
 //! Needs python3 with `jsonschema` (scripts/test-deps.sh installs it); without it the
 //! validation test prints why and passes, unless `LATLAB_REQUIRE_TOOLS=1`, where it fails.
 
+mod common;
+
 use std::io::Write;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use common::skip;
 use serde_json::Value;
 
 /// Validates every instance named on the command line against the schema named before it:
@@ -48,13 +51,6 @@ for g in groups:
             print(f"ok {path} {'valid' if expect_ok else 'rejected: ' + why}")
 sys.exit(1 if bad else 0)
 "#;
-
-fn skip(reason: &str) {
-    if std::env::var("LATLAB_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
-        panic!("LATLAB_REQUIRE_TOOLS=1 but {reason}");
-    }
-    eprintln!("skipping: {reason}");
-}
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
