@@ -158,6 +158,62 @@ fn ifindex_of(name: &str) -> Result<u32, DatapathError> {
     })
 }
 
+/// The interface's MAC address, or a refusal if it is not Ethernet (latlab builds Ethernet
+/// frames).
+fn ethernet_mac(name: &str) -> Result<[u8; 6], DatapathError> {
+    let (hw_family, mac) = sys::if_hwaddr(name).map_err(|e| refused("SIOCGIFHWADDR", &e, name))?;
+    if hw_family != libc::ARPHRD_ETHER {
+        return Err(unavailable(
+            format!("AF_XDP: {name} is not an Ethernet interface (hardware type {hw_family})"),
+            "latlab builds Ethernet frames: use an Ethernet or veth interface",
+        ));
+    }
+    Ok(mac)
+}
+
+/// The capabilities AF_XDP needs that the effective set in `status` (the text of
+/// /proc/self/status) lacks: CAP_NET_RAW for the socket, CAP_NET_ADMIN to attach the program,
+/// CAP_BPF (or CAP_SYS_ADMIN) to load it. Unknown (unreadable) counts as present: the system
+/// call's own refusal then says what is missing.
+fn missing_capabilities(status: &str) -> Vec<&'static str> {
+    let Some(eff) = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+    else {
+        return Vec::new();
+    };
+    let has = |bit: u32| eff & (1u64 << bit) != 0;
+    let (net_admin, net_raw, sys_admin, bpf) = (12, 13, 21, 39);
+    let mut missing = Vec::new();
+    if !has(net_admin) {
+        missing.push("CAP_NET_ADMIN");
+    }
+    if !has(net_raw) {
+        missing.push("CAP_NET_RAW");
+    }
+    if !has(bpf) && !has(sys_admin) {
+        missing.push("CAP_BPF");
+    }
+    missing
+}
+
+/// Refuses up front, with what is missing, when the process cannot use AF_XDP.
+fn check_privileges() -> Result<(), DatapathError> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let missing = missing_capabilities(&status);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(unavailable(
+        format!(
+            "AF_XDP needs privileges this process lacks ({})",
+            missing.join(", ")
+        ),
+        PRIV_HINT,
+    ))
+}
+
 /// Checks a configuration before touching the system.
 fn validate(cfg: &XdpConfig) -> Result<(), DatapathError> {
     let name = &cfg.iface;
@@ -228,6 +284,7 @@ impl Socket {
         cfg: &XdpConfig,
     ) -> Result<Socket, DatapathError> {
         validate(cfg)?;
+        check_privileges()?;
         let name = cfg.iface.as_str();
         let ifindex = ifindex_of(name)?;
         let if_ip = sys::if_ipv4(name).map_err(|e| {
@@ -240,14 +297,7 @@ impl Socket {
                 refused("SIOCGIFADDR", &e, name)
             }
         })?;
-        let (hw_family, mac) =
-            sys::if_hwaddr(name).map_err(|e| refused("SIOCGIFHWADDR", &e, name))?;
-        if hw_family != libc::ARPHRD_ETHER {
-            return Err(unavailable(
-                format!("AF_XDP: {name} is not an Ethernet interface (hardware type {hw_family})"),
-                "latlab builds Ethernet frames: use an Ethernet or veth interface",
-            ));
-        }
+        let mac = ethernet_mac(name)?;
         let mtu = sys::if_mtu(name).unwrap_or(1500);
         let driver = sys::ethtool_driver(name).ok();
         let mut queues = None;
@@ -656,7 +706,9 @@ impl XdpPath {
             ));
         }
         validate(cfg)?;
+        check_privileges()?;
         ifindex_of(&cfg.iface)?;
+        ethernet_mac(&cfg.iface)?;
         // Resolve the MAC before attaching anything, so that a missing neighbour costs nothing.
         let dst_mac = match cfg.dst_mac {
             Some(m) => m,
@@ -1009,5 +1061,25 @@ mod tests {
         assert!(r(libc::EAFNOSUPPORT).contains("AF_XDP"));
         assert!(r(libc::ENOMEM).contains("ulimit -l"));
         assert!(r(libc::EPERM).starts_with("AF_XDP: x on veth0: "));
+    }
+
+    #[test]
+    fn missing_capabilities_are_named_from_the_effective_set() {
+        let root = "Name:\tx\nCapEff:\t000001ffffffffff\n";
+        assert!(missing_capabilities(root).is_empty());
+        let nobody = "CapEff:\t0000000000000000\n";
+        assert_eq!(
+            missing_capabilities(nobody),
+            ["CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_BPF"]
+        );
+        // CAP_NET_ADMIN | CAP_NET_RAW | CAP_SYS_ADMIN: CAP_SYS_ADMIN stands in for CAP_BPF.
+        let sys_admin = format!("CapEff:\t{:016x}\n", (1u64 << 12) | (1 << 13) | (1 << 21));
+        assert!(missing_capabilities(&sys_admin).is_empty());
+        let no_raw = format!("CapEff:\t{:016x}\n", (1u64 << 12) | (1 << 39));
+        assert_eq!(missing_capabilities(&no_raw), ["CAP_NET_RAW"]);
+        assert!(
+            missing_capabilities("garbage").is_empty(),
+            "unknown is not a refusal"
+        );
     }
 }
