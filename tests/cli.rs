@@ -746,6 +746,28 @@ fn bad_arguments_are_rejected() {
         .assert()
         .failure()
         .stderr(predicate::str::contains("UDP only"));
+    // AF_XDP as an unprivileged user: refused up front, naming what is missing.
+    if latlab_kernels::testbed::is_root()
+        && StdCommand::new("runuser").arg("--help").output().is_ok()
+    {
+        let o = StdCommand::new("runuser")
+            .args(["-u", "nobody", "--", env!("CARGO_BIN_EXE_latlab")])
+            .args(["probe", "rtt", "-t", "127.0.0.1:9", "--datapath", "af-xdp"])
+            .args(["--iface", "lo", "--out", "/tmp"])
+            .output()
+            .expect("run latlab as nobody");
+        let err = stderr_of(&o);
+        assert!(!o.status.success(), "{err}");
+        assert!(
+            err.contains("CAP_NET_RAW") && err.contains("run as root"),
+            "{err}"
+        );
+        // As root, lo is refused for what it is.
+        rtt(&["--datapath", "af-xdp", "--iface", "lo"])
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains("not an Ethernet interface"));
+    }
     latlab()
         .args([
             "reflect",
