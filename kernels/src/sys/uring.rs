@@ -265,9 +265,6 @@ impl Ring {
         if !self.started {
             self.ring.submitter().register_enable_rings()?;
             self.started = true;
-            // Enter through a registered ring index, saving a file-table lookup per system
-            // call. The registration is per thread, hence here; without it the ring still works.
-            let _ = self.ring.submitter().register_ring_fd();
             self.arm()?;
             self.ring.submit()?;
         }
