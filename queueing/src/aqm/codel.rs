@@ -318,7 +318,7 @@ impl RfcCodel {
 
     /// RFC 8289's `dequeue`. The usual outcomes (no drop due) return here; a drop goes to
     /// [`RfcCodel::dequeue_drop`].
-    #[inline]
+    #[inline(always)]
     fn dequeue<H: HeadQueue>(&mut self, h: &mut H, now: Time) -> Option<Packet> {
         let (p, ok) = self.dodequeue(h, now);
         if !ok {
@@ -334,7 +334,7 @@ impl RfcCodel {
 
     /// The rest of `dequeue` once `dodequeue` said "ok to drop" and a drop is due: in the
     /// dropping state, the drops scheduled up to `now`; otherwise, entering it.
-    #[inline]
+    #[inline(never)]
     fn dequeue_drop<H: HeadQueue>(
         &mut self,
         h: &mut H,
@@ -406,7 +406,7 @@ impl LinuxCodel {
 
     /// `codel_dequeue`. The usual outcomes (no drop due) return here; a drop goes to
     /// [`LinuxCodel::dequeue_drop`].
-    #[inline]
+    #[inline(always)]
     fn dequeue<H: HeadQueue>(&mut self, h: &mut H, now_s: Time) -> Option<Packet> {
         let p = h.pop_head();
         if p.is_none() {
@@ -427,7 +427,7 @@ impl LinuxCodel {
 
     /// The rest of `codel_dequeue` once `codel_should_drop` said drop and a drop is due: in
     /// the dropping state, the drops scheduled up to `now`; otherwise, entering it.
-    #[inline]
+    #[inline(never)]
     fn dequeue_drop<H: HeadQueue>(
         &mut self,
         h: &mut H,

@@ -745,7 +745,7 @@ enum CtlSnapshot {
 }
 
 impl Discipline for Pie {
-    #[inline]
+    #[inline(always)]
     fn enqueue(&mut self, pkt: Packet, now: Time) -> EnqueueResult {
         self.advance(now);
         let drop = if self.q.len() as u64 >= self.c.limit {
@@ -804,7 +804,7 @@ impl Discipline for Pie {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn dequeue(&mut self, now: Time) -> Option<Packet> {
         self.advance(now);
         let pkt = self.q.pop()?;

@@ -11,13 +11,14 @@
 //! each event is handled.
 //!
 //! The loop is compiled once per discipline (a `match` on [`AnyDiscipline`] before the run,
-//! none per call) and per shape: with one source and one server (a bottleneck link) the two
-//! slots are compared directly ([`TwoSlots`], the same `(time, seq)` order), and with one
-//! server its packet is held in place ([`OneServer`]). Arrivals are generated a block at a
-//! time and the served customers' statistics recorded a buffer at a time (see
-//! [`super::arrivals`] and [`super::report`]); both keep the order of the random draws and of
-//! the floating-point sums, so every shape gives the same report for the same seed (checked
-//! by the test at the end of this file).
+//! none per call) and per shape: one source and one server (a bottleneck link) get a loop of
+//! their own, [`run_link`], which keeps the two pending events and the hot state in locals and
+//! takes the arrivals before each departure in an inner loop (the same `(time, seq)` order);
+//! with one server and several sources the server's packet is held in place
+//! ([`OneServer`]). Arrivals are generated a block at a time and the served customers'
+//! statistics recorded a buffer at a time (see [`super::arrivals`] and [`super::report`]);
+//! both keep the order of the random draws and of the floating-point sums, so every shape
+//! gives the same report for the same seed (checked by the test at the end of this file).
 
 use super::arrivals::ArrivalGen;
 use super::random::{self, STREAM_DISCIPLINE, STREAM_SERVICE, STREAM_SOURCE_BASE};
@@ -117,69 +118,6 @@ impl EventSlots {
         self.settle();
         let w = self.tree[1] as usize;
         let t = self.time[w];
-        (t < f64::INFINITY).then_some((w, t))
-    }
-}
-
-/// The pending-event structure the engine loop is written against: the general tree, or
-/// [`TwoSlots`] when there are exactly two slots (one source, one server).
-trait EventSet {
-    fn schedule(&mut self, slot: usize, t: f64);
-    fn take(&mut self, slot: usize);
-    fn first(&mut self) -> Option<(usize, f64)>;
-}
-
-impl EventSet for EventSlots {
-    #[inline]
-    fn schedule(&mut self, slot: usize, t: f64) {
-        EventSlots::schedule(self, slot, t);
-    }
-    #[inline]
-    fn take(&mut self, slot: usize) {
-        EventSlots::take(self, slot);
-    }
-    #[inline]
-    fn first(&mut self) -> Option<(usize, f64)> {
-        EventSlots::first(self)
-    }
-}
-
-/// Two slots (a single source and a single server, the bottleneck scenarios), in registers:
-/// the same `(time, seq)` order as the tree, decided by one comparison.
-#[derive(Debug)]
-struct TwoSlots {
-    time: [f64; 2],
-    seq: [u64; 2],
-    next_seq: u64,
-}
-
-impl TwoSlots {
-    fn new() -> Self {
-        Self {
-            time: [f64::INFINITY; 2],
-            seq: [u64::MAX; 2],
-            next_seq: 0,
-        }
-    }
-}
-
-impl EventSet for TwoSlots {
-    #[inline]
-    fn schedule(&mut self, slot: usize, t: f64) {
-        self.time[slot & 1] = t;
-        self.seq[slot & 1] = self.next_seq;
-        self.next_seq += 1;
-    }
-    #[inline]
-    fn take(&mut self, slot: usize) {
-        self.time[slot & 1] = f64::INFINITY;
-        self.seq[slot & 1] = u64::MAX;
-    }
-    #[inline]
-    fn first(&mut self) -> Option<(usize, f64)> {
-        let (t0, t1) = (self.time[0], self.time[1]);
-        let w = usize::from(!(t0 < t1 || (t0 == t1 && self.seq[0] <= self.seq[1])));
-        let t = if w == 0 { t0 } else { t1 };
         (t < f64::INFINITY).then_some((w, t))
     }
 }
@@ -298,11 +236,11 @@ impl ServerPool for OneServer {
     }
 }
 
-struct State<S, D, E, P> {
+struct State<S, D, P> {
     sources: usize,
     disc: D,
     servers: P,
-    events: E,
+    events: EventSlots,
     svc: Option<S>,
     link_rate: f64,
     /// The last packet size the link served and its transmission time: the division is done
@@ -314,7 +252,7 @@ struct State<S, D, E, P> {
     flows: FlowTable,
 }
 
-impl<S: ServiceTime, D: Discipline, E: EventSet, P: ServerPool> State<S, D, E, P> {
+impl<S: ServiceTime, D: Discipline, P: ServerPool> State<S, D, P> {
     #[inline]
     fn drain_drops(&mut self) {
         if self.disc.pending_drops() != 0 {
@@ -380,16 +318,223 @@ fn run_with<S: ServiceTime + Clone, D: Discipline>(
     let servers = sc.service.servers() as usize;
     let slots = sc.sources.len() + servers;
     match (slots, servers) {
-        (2, 1) => run_loop::<S, D, TwoSlots, OneServer>(sc, disc, TwoSlots::new()),
-        (_, 1) => run_loop::<S, D, EventSlots, OneServer>(sc, disc, EventSlots::new(slots)),
-        _ => run_loop::<S, D, EventSlots, Servers>(sc, disc, EventSlots::new(slots)),
+        (2, 1) => run_link(sc, disc),
+        (_, 1) => run_loop::<S, D, OneServer>(sc, disc),
+        _ => run_loop::<S, D, Servers>(sc, disc),
     }
 }
 
-fn run_loop<S: ServiceTime + Clone, D: Discipline, E: EventSet, P: ServerPool>(
+/// The link-time or sampled service time of a packet of `size` bytes.
+#[inline]
+fn service_time<S: ServiceTime>(
+    svc: &mut Option<S>,
+    rng: &mut Pcg64Mcg,
+    link_rate: f64,
+    link_cache: &mut (u32, f64),
+    size: u32,
+) -> Result<f64, SimError> {
+    let st = match svc {
+        Some(x) => x.sample(rng),
+        None => {
+            if size != link_cache.0 {
+                *link_cache = (size, f64::from(size) * 8.0 / link_rate);
+            }
+            link_cache.1
+        }
+    };
+    if st >= 0.0 && st.is_finite() {
+        Ok(st)
+    } else {
+        Err(SimError::BadServiceTime { value: st })
+    }
+}
+
+/// Hands the discipline's logged drops to the recorder (one flow: `flow_ix`).
+#[inline(never)]
+fn record_drops<D: Discipline>(disc: &mut D, rec: &mut Recorder, n_sys: &mut u64, flow_ix: usize) {
+    for d in disc.drain_drops() {
+        *n_sys -= 1;
+        rec.dropped(&d, flow_ix);
+    }
+}
+
+/// The loop for one source and one server (a bottleneck link), the shape of the AQM
+/// benchmarks.
+///
+/// The same events in the same order as [`run_loop`], with the two pending events (the next
+/// arrival and the departure) and the rest of the hot state in locals: an inner loop takes
+/// every arrival that comes before the pending departure, then the departure is handled.
+/// Ties go to the event scheduled first, as in the general engine's `(time, seq)` order:
+/// `arrival_newer` says whether the pending arrival was scheduled after the pending
+/// departure. The statistics are accumulated with the same operations in the same order (the
+/// test at the end of this file compares the reports with [`run_loop`]'s).
+fn run_link<S: ServiceTime + Clone, D: Discipline>(
+    sc: &Scenario<S>,
+    mut disc: D,
+) -> Result<SimReport, SimError> {
+    const NONE: f64 = f64::INFINITY;
+    let src = &sc.sources[0];
+    let flows = FlowTable::new(std::iter::once(src.flow));
+    let flow = src.flow;
+    let flow_ix = flows.index(flow);
+    let mut gen = ArrivalGen::new(
+        &src.arrivals,
+        &src.size,
+        random::stream(sc.seed, STREAM_SOURCE_BASE),
+    );
+    let mut rec = Recorder::new(
+        sc.warmup,
+        new_histogram(&sc.output)?,
+        sc.output.min_batches as usize,
+        &flows,
+        sc.output.max_drop_times,
+    );
+    let (mut svc, link_rate) = match &sc.service {
+        Service::Servers { time, .. } => (Some(time.clone()), 0.0),
+        Service::Link { rate_bps } => (None, *rate_bps),
+    };
+    let mut link_cache = (0u32, 0.0f64);
+    let mut rng = random::stream(sc.seed, STREAM_SERVICE);
+    let mut series = QueueSeries::new(sc.sample_interval(), sc.output.max_queue_samples);
+    let (limit, horizon) = match sc.stop {
+        Stop::Customers(n) => (n, f64::INFINITY),
+        Stop::Duration(t) => (u64::MAX, t),
+    };
+
+    // The pending arrival (`NONE` once the source has stopped) and departure (`NONE` while
+    // the server is idle).
+    let (mut t_arr, mut size_arr) = gen.next_arrival().unwrap_or((NONE, 0));
+    let mut t_dep = NONE;
+    let mut arrival_newer = false;
+    let mut serving = InService {
+        id: 0,
+        flow,
+        arrival: 0.0,
+        start: 0.0,
+    };
+
+    let mut n_sys = 0u64;
+    let mut arrived = 0u64;
+    let mut events = 0u64;
+    let mut last_t = 0.0;
+    let mut area = 0.0;
+    let mut busy_area = 0.0;
+    let mut next_sample = series.next_time();
+
+    // The bookkeeping before each event at `t`, as in `run_loop`; `n_sys` below 2⁶³ converts
+    // through `i64` in one instruction, to the same value.
+    macro_rules! advance_to {
+        ($t:expr) => {{
+            let t = $t;
+            if t >= next_sample {
+                while next_sample <= t {
+                    series.push(n_sys, disc.len() as u64);
+                    next_sample = series.next_time();
+                }
+            }
+            let dt = t - last_t;
+            area += (n_sys as i64) as f64 * dt;
+            busy_area += f64::from(u8::from(t_dep != NONE)) * dt;
+            last_t = t;
+            events += 1;
+        }};
+    }
+    // The server takes the next packet, if any, at `t`.
+    macro_rules! start_service {
+        ($t:expr) => {{
+            let t = $t;
+            let p = disc.dequeue(t);
+            if disc.pending_drops() != 0 {
+                record_drops(&mut disc, &mut rec, &mut n_sys, flow_ix);
+            }
+            if let Some(p) = p {
+                let st = service_time(&mut svc, &mut rng, link_rate, &mut link_cache, p.size)?;
+                serving = InService::new(&p, t);
+                t_dep = t + st;
+                arrival_newer = false;
+            }
+        }};
+    }
+
+    'run: loop {
+        // Arrivals before the departure (all of them, one by one, while the server is idle).
+        while t_arr < t_dep || (t_arr == t_dep && !arrival_newer && t_arr != NONE) {
+            let t = t_arr;
+            if t > horizon {
+                break 'run;
+            }
+            advance_to!(t);
+            // One flow: the recorder takes the flow's arrivals from `arrived` at the end.
+            let pkt = Packet {
+                id: arrived,
+                flow,
+                size: size_arr,
+                arrival: t,
+            };
+            arrived += 1;
+            n_sys += 1;
+            disc.enqueue(pkt, t);
+            if disc.pending_drops() != 0 {
+                record_drops(&mut disc, &mut rec, &mut n_sys, flow_ix);
+            }
+            (t_arr, size_arr) = if arrived >= limit {
+                (NONE, 0)
+            } else {
+                gen.next_arrival().unwrap_or((NONE, 0))
+            };
+            arrival_newer = true;
+            if t_dep == NONE {
+                start_service!(t);
+            }
+        }
+        // The departure, if the server is busy (else nothing is pending: the run is over).
+        let t = t_dep;
+        if t == NONE || t > horizon {
+            break;
+        }
+        advance_to!(t);
+        n_sys -= 1;
+        rec.served(serving.id, flow_ix, serving.arrival, serving.start, t);
+        t_dep = NONE;
+        start_service!(t);
+    }
+
+    let busy = u64::from(t_dep != NONE);
+    let end_time = match sc.stop {
+        Stop::Customers(_) => last_t,
+        Stop::Duration(t) => {
+            let dt = t - last_t;
+            area += n_sys as f64 * dt;
+            busy_area += busy as f64 * dt;
+            while series.next_time() <= t {
+                series.push(n_sys, disc.len() as u64);
+            }
+            t
+        }
+    };
+    let in_system_at_end = match sc.stop {
+        Stop::Customers(_) => 0,
+        Stop::Duration(_) => n_sys,
+    };
+    rec.finish(
+        EngineKind::EventList,
+        disc.name(),
+        sc.seed,
+        end_time,
+        events,
+        arrived,
+        in_system_at_end,
+        1,
+        busy_area,
+        area,
+        series,
+        sc.output.confidence,
+    )
+}
+
+fn run_loop<S: ServiceTime + Clone, D: Discipline, P: ServerPool>(
     sc: &Scenario<S>,
     disc: D,
-    events: E,
 ) -> Result<SimReport, SimError> {
     let ns = sc.sources.len();
     let c = sc.service.servers() as usize;
@@ -423,7 +568,7 @@ fn run_loop<S: ServiceTime + Clone, D: Discipline, E: EventSet, P: ServerPool>(
         sources: ns,
         disc,
         servers: P::new(c),
-        events,
+        events: EventSlots::new(ns + c),
         svc,
         link_rate,
         link_cache: (0, 0.0),
@@ -537,7 +682,7 @@ fn run_loop<S: ServiceTime + Clone, D: Discipline, E: EventSet, P: ServerPool>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aqm::{CodelConfig, CodelVariant, DisciplineConfig, PieConfig, PieVariant};
+    use crate::aqm::{CodelConfig, CodelVariant, DisciplineConfig, Limit, PieConfig, PieVariant};
     use crate::sim::{ArrivalProcess, ServiceSpec, SizeSpec, Source};
 
     /// The general structures (event tree, server stack), whatever the scenario.
@@ -546,16 +691,21 @@ mod tests {
             .discipline
             .build(random::stream_seed(sc.seed, STREAM_DISCIPLINE))
             .unwrap();
-        let slots = sc.sources.len() + sc.service.servers() as usize;
-        run_loop::<_, _, EventSlots, Servers>(sc, disc, EventSlots::new(slots)).unwrap()
+        run_loop::<_, _, Servers>(sc, disc).unwrap()
     }
 
+    /// The specialised loops ([`run_link`] for one source and one server, [`OneServer`])
+    /// against the general structures: the same report, byte for byte.
     #[test]
     fn specialised_structures_give_the_general_result() {
         let discs = [
             DisciplineConfig::Fifo,
+            DisciplineConfig::DropTail {
+                limit: Limit::Packets(20),
+            },
             DisciplineConfig::Codel(CodelConfig::default()),
             DisciplineConfig::Codel(CodelConfig::with_variant(CodelVariant::Linux)),
+            DisciplineConfig::Pie(PieConfig::default()),
             DisciplineConfig::Pie(PieConfig::with_variant(PieVariant::Linux)),
         ];
         // Constant arrivals onto a link whose transmission time is a multiple of their
@@ -600,5 +750,38 @@ mod tests {
         let fast = serde_json::to_string(&run(&sc).unwrap()).unwrap();
         let general = serde_json::to_string(&run_general(&sc)).unwrap();
         assert!(fast == general, "one server, deterministic service");
+        // One source and one server with sampled service times, stopped by customer count
+        // (with a warm-up), and a trace that runs out (simultaneous arrivals, then none).
+        let sc = Scenario::new(
+            vec![Source::poisson(1.2)],
+            Service::Servers {
+                count: 1,
+                time: ServiceSpec::Exponential { mean: 1.0 },
+            },
+            Stop::Customers(30_000),
+        )
+        .with_discipline(DisciplineConfig::Pie(PieConfig::default()))
+        .with_warmup(500)
+        .with_seed(9);
+        let fast = serde_json::to_string(&run(&sc).unwrap()).unwrap();
+        let general = serde_json::to_string(&run_general(&sc)).unwrap();
+        assert!(
+            fast == general,
+            "one server, exponential service, customers"
+        );
+        let sc = Scenario::new(
+            vec![Source::new(ArrivalProcess::Trace {
+                interarrivals: vec![1.0, 0.5, 0.0, 0.0, 2.0, 0.25],
+                repeat: false,
+            })],
+            Service::Servers {
+                count: 1,
+                time: ServiceSpec::Deterministic { value: 0.75 },
+            },
+            Stop::Duration(100.0),
+        );
+        let fast = serde_json::to_string(&run(&sc).unwrap()).unwrap();
+        let general = serde_json::to_string(&run_general(&sc)).unwrap();
+        assert!(fast == general, "a trace that ends");
     }
 }

@@ -306,7 +306,7 @@ impl Recorder {
     }
 
     /// A customer with sequence number `id` left after being served.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn served(
         &mut self,
         id: u64,
