@@ -173,3 +173,29 @@ fn an_idle_reflector_waits_in_the_kernel_and_wakes_for_a_packet() {
         assert!(Instant::now() < deadline);
     }
 }
+
+#[test]
+fn a_closed_tcp_connection_is_reported_not_waited_on() {
+    let listener = std::net::TcpListener::bind(any()).unwrap();
+    let target = listener.local_addr().unwrap();
+    let h = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        drop(conn);
+    });
+    let mut p = UringTcpPath::connect(target, 44, Duration::from_secs(2), UringOptions::default())
+        .expect("io_uring tcp probe");
+    h.join().unwrap();
+    let mut buf = [0u8; 64];
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let err = loop {
+        match p.try_recv(&mut buf) {
+            Ok(None) => assert!(Instant::now() < deadline, "no end of stream in 2 s"),
+            Ok(Some(r)) => panic!("a message from a closed connection: {r:?}"),
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(err, latlab_kernels::DatapathError::PeerClosed),
+        "{err}"
+    );
+}

@@ -386,6 +386,15 @@ impl Ring {
                 }
             }
             let Some(bid) = cqueue::buffer_select(c.flags) else {
+                if c.res == 0 && self.kind == RecvKind::Stream {
+                    // End of stream: the peer closed the connection.
+                    return Ok(Some(RecvMsg {
+                        len: 0,
+                        from: None,
+                        rx_unix_ns: None,
+                        ttl: None,
+                    }));
+                }
                 continue;
             };
             let msg = self.take(bid, c.res as usize, out);
