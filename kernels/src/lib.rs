@@ -1,8 +1,11 @@
 //! # latlab-kernels
 //!
 //! How bytes move. A *datapath* is one way to get a message from this process onto the wire and
-//! back: the kernel's UDP and TCP sockets today; io_uring, AF_XDP, DPDK and RDMA verbs in later
-//! backends, each behind a cargo feature so the default build needs only the Rust toolchain.
+//! back: the kernel's UDP and TCP sockets ([`kernel`]), the same sockets through io_uring
+//! ([`uring`]), and AF_XDP sockets with frames built in user space ([`xdp`]). All three are
+//! written against the kernel's own interfaces, so the default build needs only the Rust
+//! toolchain; DPDK and RDMA verbs, which bind C libraries, will come behind cargo features.
+//! [`netns`] and [`testbed`] build the namespaces and veth pairs that datapaths are compared on.
 //!
 //! Two traits carve the work:
 //!
@@ -18,7 +21,8 @@
 //! report what they actually obtained (busy-poll, kernel timestamps, copy or zero-copy) in
 //! [`DatapathInfo`], which the probe writes into the run's manifest.
 //!
-//! Unsafe code lives only in the `sys` modules (raw `recvmsg`/`poll` with control messages).
+//! Unsafe code lives only in the `sys` modules: raw `recvmsg`/`poll`/`setns`, the io_uring
+//! rings and buffers, and the AF_XDP sockets, rings, bpf(2) calls and interface ioctls.
 #![deny(unsafe_code)]
 
 use std::fmt;
