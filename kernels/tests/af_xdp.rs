@@ -13,6 +13,7 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use latlab_kernels::testbed::VethPair;
 use latlab_kernels::{
     Datapath, DatapathError, ReflectorPath, XdpAttach, XdpConfig, XdpCopy, XdpPath, XdpReflector,
 };
@@ -21,8 +22,8 @@ const IP_A: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
 const IP_B: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
 const MAC_A: [u8; 6] = [0x02, 0x4c, 0x4c, 0x00, 0x00, 0x01];
 const MAC_B: [u8; 6] = [0x02, 0x4c, 0x4c, 0x00, 0x00, 0x02];
-const IF_A: &str = "lxa";
-const IF_B: &str = "lxb";
+const IF_A: &str = "lat0";
+const IF_B: &str = "lat1";
 const CHILD_ENV: &str = "LATLAB_XDP_SIGKILL_CHILD";
 
 fn mac_text(m: [u8; 6]) -> String {
@@ -55,9 +56,12 @@ fn skip(why: &str) {
     let _ = writeln!(std::io::stderr(), "skipping {why}");
 }
 
-/// Two namespaces joined by a veth pair: `a` holds `lxa` (10.77.0.1), `b` holds `lxb`
-/// (10.77.0.2), one queue each, TX checksum offload off, static neighbour entries both ways.
+/// Two namespaces joined by a veth pair (`latlab_kernels::testbed::VethPair`): `a` holds
+/// `lat0` (10.77.0.1), `b` holds `lat1` (10.77.0.2), one queue each, TX checksum offload off,
+/// static neighbour entries both ways; here with fixed MAC addresses, which the raw-frame
+/// tests write into their frames.
 struct Bed {
+    _pair: VethPair,
     a: String,
     b: String,
 }
@@ -65,8 +69,7 @@ struct Bed {
 impl Bed {
     /// Builds the bed, or prints why it cannot and returns None.
     fn new(tag: &str) -> Option<Bed> {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
+        if !latlab_kernels::testbed::is_root() {
             skip(&format!(
                 "AF_XDP test {tag}: needs root (namespaces, veth, BPF)"
             ));
@@ -78,51 +81,22 @@ impl Bed {
                 return None;
             }
         }
-        let pid = std::process::id();
+        let pair = VethPair::create(&format!("xdp-{tag}"))
+            .unwrap_or_else(|e| panic!("test bed setup failed: {e}"));
+        assert_eq!((pair.a.iface.as_str(), pair.b.iface.as_str()), (IF_A, IF_B));
+        assert_eq!((pair.a.ip, pair.b.ip), (IP_A, IP_B));
         let bed = Bed {
-            a: format!("llxdp-{pid}-{tag}-a"),
-            b: format!("llxdp-{pid}-{tag}-b"),
+            a: pair.a.netns.clone(),
+            b: pair.b.netns.clone(),
+            _pair: pair,
         };
         let (a, b) = (bed.a.as_str(), bed.b.as_str());
         let (mac_a, mac_b) = (mac_text(MAC_A), mac_text(MAC_B));
         let (ip_a, ip_b) = (IP_A.to_string(), IP_B.to_string());
-        let steps: Vec<Vec<&str>> = vec![
-            vec!["ip", "netns", "add", a],
-            vec!["ip", "netns", "add", b],
-            vec![
-                "ip",
-                "-n",
-                a,
-                "link",
-                "add",
-                IF_A,
-                "numtxqueues",
-                "1",
-                "numrxqueues",
-                "1",
-                "type",
-                "veth",
-                "peer",
-                "name",
-                IF_B,
-                "netns",
-                b,
-                "numtxqueues",
-                "1",
-                "numrxqueues",
-                "1",
-            ],
-            vec!["ip", "-n", a, "link", "set", IF_A, "address", &mac_a],
-            vec!["ip", "-n", b, "link", "set", IF_B, "address", &mac_b],
-            vec!["ip", "-n", a, "addr", "add", "10.77.0.1/24", "dev", IF_A],
-            vec!["ip", "-n", b, "addr", "add", "10.77.0.2/24", "dev", IF_B],
-            vec!["ip", "-n", a, "link", "set", "lo", "up"],
-            vec!["ip", "-n", b, "link", "set", "lo", "up"],
-            vec!["ip", "-n", a, "link", "set", IF_A, "up"],
-            vec!["ip", "-n", b, "link", "set", IF_B, "up"],
-            vec!["ip", "netns", "exec", a, "ethtool", "-K", IF_A, "tx", "off"],
-            vec!["ip", "netns", "exec", b, "ethtool", "-K", IF_B, "tx", "off"],
-            vec![
+        let steps: [&[&str]; 4] = [
+            &["ip", "-n", a, "link", "set", IF_A, "address", &mac_a],
+            &["ip", "-n", b, "link", "set", IF_B, "address", &mac_b],
+            &[
                 "ip",
                 "-n",
                 a,
@@ -136,7 +110,7 @@ impl Bed {
                 "nud",
                 "permanent",
             ],
-            vec![
+            &[
                 "ip",
                 "-n",
                 b,
@@ -151,8 +125,8 @@ impl Bed {
                 "permanent",
             ],
         ];
-        for s in steps {
-            if let Err(e) = run(&s) {
+        for step in steps {
+            if let Err(e) = run(step) {
                 panic!("test bed setup failed: {e}");
             }
         }
@@ -180,14 +154,6 @@ impl Bed {
         run(&["ip", "-n", ns, "link", "show", "dev", iface])
             .map(|s| s.contains("prog/xdp"))
             .unwrap_or(false)
-    }
-}
-
-impl Drop for Bed {
-    fn drop(&mut self) {
-        for ns in [&self.a, &self.b] {
-            let _ = run(&["ip", "netns", "del", ns]);
-        }
     }
 }
 
