@@ -60,20 +60,7 @@ impl Discipline for Fifo {
     fn dequeue(&mut self, _now: Time) -> Option<Packet> {
         self.q.pop()
     }
-    fn len(&self) -> usize {
-        self.q.len()
-    }
-    fn backlog_bytes(&self) -> u64 {
-        self.q.bytes()
-    }
-    fn drain_drops(&mut self) -> std::vec::Drain<'_, Dropped> {
-        self.drops.drain(..)
-    }
-
-    #[inline]
-    fn pending_drops(&self) -> usize {
-        self.drops.len()
-    }
+    queue_and_drops!();
     fn name(&self) -> &'static str {
         "fifo"
     }
@@ -118,20 +105,7 @@ impl Discipline for DropTail {
     fn dequeue(&mut self, _now: Time) -> Option<Packet> {
         self.q.pop()
     }
-    fn len(&self) -> usize {
-        self.q.len()
-    }
-    fn backlog_bytes(&self) -> u64 {
-        self.q.bytes()
-    }
-    fn drain_drops(&mut self) -> std::vec::Drain<'_, Dropped> {
-        self.drops.drain(..)
-    }
-
-    #[inline]
-    fn pending_drops(&self) -> usize {
-        self.drops.len()
-    }
+    queue_and_drops!();
     fn name(&self) -> &'static str {
         "drop-tail"
     }

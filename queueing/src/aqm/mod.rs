@@ -33,6 +33,30 @@
 //!
 //! ECN is not modelled: packets are not ECN-capable, so every congestion signal is a drop.
 
+/// The four [`Discipline`] accessors of a discipline that keeps its packets in a field `q`
+/// (a [`PacketQueue`]) and its drop log in a field `drops` (a `Vec<Dropped>`): used inside the
+/// `impl Discipline` of every such discipline.
+macro_rules! queue_and_drops {
+    () => {
+        fn len(&self) -> usize {
+            self.q.len()
+        }
+
+        fn backlog_bytes(&self) -> u64 {
+            self.q.bytes()
+        }
+
+        fn drain_drops(&mut self) -> std::vec::Drain<'_, Dropped> {
+            self.drops.drain(..)
+        }
+
+        #[inline]
+        fn pending_drops(&self) -> usize {
+            self.drops.len()
+        }
+    };
+}
+
 mod codel;
 mod fifo;
 mod fq_codel;

@@ -846,22 +846,7 @@ impl Discipline for Pie {
         Some(pkt)
     }
 
-    fn len(&self) -> usize {
-        self.q.len()
-    }
-
-    fn backlog_bytes(&self) -> u64 {
-        self.q.bytes()
-    }
-
-    fn drain_drops(&mut self) -> std::vec::Drain<'_, Dropped> {
-        self.drops.drain(..)
-    }
-
-    #[inline]
-    fn pending_drops(&self) -> usize {
-        self.drops.len()
-    }
+    queue_and_drops!();
 
     fn name(&self) -> &'static str {
         match self.ctl {
