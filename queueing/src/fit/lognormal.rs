@@ -118,27 +118,7 @@ pub(super) fn fit_shifted(data: &WeightedSamples) -> Result<Estimate, FitError> 
     } else {
         // Golden section on ln d between the neighbours.
         let f = |t: f64| profile(data, x1 - t.exp()).map_or(f64::NEG_INFINITY, |p| p.2);
-        let (mut a, mut b) = (ds[bi + 1].ln(), ds[bi - 1].ln());
-        let g = 0.618_033_988_749_894_9;
-        let mut c = b - g * (b - a);
-        let mut d = a + g * (b - a);
-        let (mut fc, mut fd) = (f(c), f(d));
-        for _ in 0..48 {
-            if fc > fd {
-                b = d;
-                d = c;
-                fd = fc;
-                c = b - g * (b - a);
-                fc = f(c);
-            } else {
-                a = c;
-                c = d;
-                fc = fd;
-                d = a + g * (b - a);
-                fd = f(d);
-            }
-        }
-        x1 - (0.5 * (a + b)).exp()
+        x1 - super::golden_max(f, ds[bi + 1].ln(), ds[bi - 1].ln(), 48).exp()
     };
     let (mu, sigma, ll) = profile(data, shift).ok_or(FitError::Degenerate {
         family: "shifted lognormal",

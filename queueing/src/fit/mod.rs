@@ -363,6 +363,32 @@ fn require_positive(data: &WeightedSamples, family: &'static str) -> Result<(), 
     }
 }
 
+/// Golden-section search for the maximum of a unimodal `f` on `[a, b]`: `iters` steps, each
+/// shrinking the bracket by the golden ratio; returns the bracket's midpoint.
+fn golden_max(f: impl Fn(f64) -> f64, a: f64, b: f64, iters: usize) -> f64 {
+    let g = 0.618_033_988_749_894_9;
+    let (mut a, mut b) = (a, b);
+    let mut c = b - g * (b - a);
+    let mut d = a + g * (b - a);
+    let (mut fc, mut fd) = (f(c), f(d));
+    for _ in 0..iters {
+        if fc > fd {
+            b = d;
+            d = c;
+            fd = fc;
+            c = b - g * (b - a);
+            fc = f(c);
+        } else {
+            a = c;
+            c = d;
+            fc = fd;
+            d = a + g * (b - a);
+            fd = f(d);
+        }
+    }
+    0.5 * (a + b)
+}
+
 /// Standard errors from the observed information: the inverse of the negated Hessian of `ll`
 /// at `theta`, by central differences (relative step 1e-4). None where the matrix is not
 /// positive definite.

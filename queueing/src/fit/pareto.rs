@@ -93,27 +93,8 @@ pub(super) fn fit_tail(
         thetas[bi]
     } else {
         let f = |t: f64| profile(&ex, k, t).0;
-        let (mut a, mut b) = (thetas[bi - 1], thetas[bi + 1]);
-        let g = 0.618_033_988_749_894_9;
-        let mut c = b - g * (b - a);
-        let mut d = a + g * (b - a);
-        let (mut fc, mut fd) = (f(c), f(d));
-        for _ in 0..60 {
-            if fc > fd {
-                b = d;
-                d = c;
-                fd = fc;
-                c = b - g * (b - a);
-                fc = f(c);
-            } else {
-                a = c;
-                c = d;
-                fc = fd;
-                d = a + g * (b - a);
-                fd = f(d);
-            }
-        }
-        let mid = 0.5 * (a + b);
+        let (a, b) = (thetas[bi - 1], thetas[bi + 1]);
+        let mid = super::golden_max(f, a, b, 60);
         // θ = 0 itself (exponential tail) may beat a tiny-|θ| neighbour.
         if f(0.0) >= f(mid) && a <= 0.0 && b >= 0.0 {
             0.0
