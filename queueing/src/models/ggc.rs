@@ -19,7 +19,9 @@
 
 use super::laplace::{quantile_from_sf, Euler};
 use super::mmc::{erlang_c, hypoexp_sf};
-use super::{check_probability, check_rate, Method, Model, ModelError, Prediction};
+use super::{
+    check_probability, check_rate, exponential_wait_quantile, Method, Model, ModelError, Prediction,
+};
 use crate::fit::ServiceDist;
 
 /// Kingman's G/G/1 mean wait ρ/(1 − ρ)·(c_a² + c_s²)/2·E\[S\] (∞ when ρ ≥ 1).
@@ -220,12 +222,7 @@ impl Ggc {
 
     /// Approximate wait quantile: 0 for p ≤ 1 − π, else ln(π/(1 − p))/θ.
     pub fn wait_quantile(&self, p: f64) -> Result<f64, ModelError> {
-        check_probability(p)?;
-        let pi = self.prob_wait();
-        if p <= 1.0 - pi {
-            return Ok(0.0);
-        }
-        Ok((pi / (1.0 - p)).ln() / self.theta())
+        exponential_wait_quantile(p, self.prob_wait(), self.theta())
     }
 
     /// Approximate sojourn quantile.

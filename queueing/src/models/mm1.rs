@@ -9,7 +9,9 @@
 //! * wait W: atom 1 − ρ at 0, P(W > t) = ρe^{−(μ−λ)t}, E\[W\] = ρ/(μ − λ),
 //!   quantile ln(ρ/(1 − p))/(μ − λ) for p > 1 − ρ, else 0.
 
-use super::{check_probability, check_rate, Method, Model, ModelError, Prediction};
+use super::{
+    check_probability, check_rate, exponential_wait_quantile, Method, Model, ModelError, Prediction,
+};
 
 /// The M/M/1 queue.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -90,12 +92,7 @@ impl Mm1 {
 
     /// The p-quantile of the wait.
     pub fn wait_quantile(&self, p: f64) -> Result<f64, ModelError> {
-        check_probability(p)?;
-        let r = self.utilization();
-        if p <= 1.0 - r {
-            return Ok(0.0);
-        }
-        Ok((r / (1.0 - p)).ln() / (self.mu - self.lambda))
+        exponential_wait_quantile(p, self.utilization(), self.mu - self.lambda)
     }
 
     /// The p-quantile of the sojourn time.

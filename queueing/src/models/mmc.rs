@@ -16,7 +16,9 @@
 //!   sojourn quantiles by root finding on that closed form.
 
 use super::laplace::quantile_from_sf;
-use super::{check_probability, check_rate, Method, Model, ModelError, Prediction};
+use super::{
+    check_probability, check_rate, exponential_wait_quantile, Method, Model, ModelError, Prediction,
+};
 
 /// Erlang B blocking probability for `servers` servers and offered load `offered` = λ/μ ≥ 0.
 pub fn erlang_b(servers: u32, offered: f64) -> f64 {
@@ -164,12 +166,7 @@ impl Mmc {
 
     /// The p-quantile of the wait: 0 for p ≤ 1 − C, else ln(C/(1 − p))/(cμ − λ).
     pub fn wait_quantile(&self, p: f64) -> Result<f64, ModelError> {
-        check_probability(p)?;
-        let c = self.prob_wait();
-        if p <= 1.0 - c {
-            return Ok(0.0);
-        }
-        Ok((c / (1.0 - p)).ln() / self.theta())
+        exponential_wait_quantile(p, self.prob_wait(), self.theta())
     }
 
     /// The p-quantile of the sojourn time (root of the closed-form survival function).

@@ -122,6 +122,17 @@ pub(crate) fn check_probability(p: f64) -> Result<(), ModelError> {
     }
 }
 
+/// The p-quantile of a wait that is 0 with probability 1 − `p_wait` and otherwise
+/// exponential with rate `rate` (M/M/1, Erlang C, and its G/G/c approximation): 0 for
+/// p ≤ 1 − p_wait, else ln(p_wait/(1 − p))/rate.
+pub(crate) fn exponential_wait_quantile(p: f64, p_wait: f64, rate: f64) -> Result<f64, ModelError> {
+    check_probability(p)?;
+    if p <= 1.0 - p_wait {
+        return Ok(0.0);
+    }
+    Ok((p_wait / (1.0 - p)).ln() / rate)
+}
+
 /// Which queueing model produced a prediction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
