@@ -42,18 +42,8 @@ cd "$ROOT"
 echo "== building the criterion benchmark (release)" >&2
 cargo bench -p latlab-queueing --bench sim --no-run >&2
 
-# Criterion prints "thrpt:  [low unit mid unit high unit]"; the middle value in elements/s.
-thrpt() {
-  python3 -c '
-import re, sys
-text = sys.stdin.read()
-m = re.findall(r"thrpt:\s*\[\s*\S+ \S+ (\S+) (\S+)", text)
-if not m:
-    sys.exit("vs-ciw: no throughput in criterion output:\n" + text[-2000:])
-v, unit = m[-1]
-scale = {"elem/s": 1, "Kelem/s": 1e3, "Melem/s": 1e6, "Gelem/s": 1e9}[unit]
-print(float(v) * scale)'
-}
+# shellcheck source=scripts/bench/lib.sh
+. "$ROOT/scripts/bench/lib.sh"
 
 crit_args=()
 [ "$QUICK" = 1 ] && crit_args=(--quick)
@@ -61,8 +51,8 @@ declare -a ciw_rates lind_rates ev_rates
 for r in $(seq 1 "$ROUNDS"); do
   c=$(python3 scripts/oracles/ciw_mmc.py --bench --lambda 0.8 --mu 1 --customers "$CUSTOMERS" --first-seed "$r" \
       | python3 -c 'import json,sys; print(json.load(sys.stdin)["customers_per_s"])')
-  l=$(cargo bench -q -p latlab-queueing --bench sim -- --exact lindley/mm1_customers "${crit_args[@]}" 2>&1 | thrpt)
-  e=$(cargo bench -q -p latlab-queueing --bench sim -- --exact engine/events/mm1 "${crit_args[@]}" 2>&1 | thrpt)
+  l=$(cargo bench -q -p latlab-queueing --bench sim -- --exact lindley/mm1_customers "${crit_args[@]}" 2>&1 | thrpt vs-ciw)
+  e=$(cargo bench -q -p latlab-queueing --bench sim -- --exact engine/events/mm1 "${crit_args[@]}" 2>&1 | thrpt vs-ciw)
   ciw_rates+=("$c"); lind_rates+=("$l"); ev_rates+=("$e")
   python3 -c "import sys; c,l,e=map(float,sys.argv[1:]); print(f'round $r: ciw {c:,.0f}/s  latlab lindley {l:,.0f}/s ({l/c:,.0f}x)  latlab event engine {e/2:,.0f}/s ({e/2/c:,.0f}x)')" "$c" "$l" "$e" >&2
 done

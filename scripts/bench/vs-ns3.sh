@@ -59,17 +59,8 @@ fi
 echo "== building the criterion benchmark (release)" >&2
 cargo bench -p latlab-queueing --bench sim --no-run >&2
 
-thrpt() {
-  python3 -c '
-import re, sys
-text = sys.stdin.read()
-m = re.findall(r"thrpt:\s*\[\s*\S+ \S+ (\S+) (\S+)", text)
-if not m:
-    sys.exit("vs-ns3: no throughput in criterion output:\n" + text[-2000:])
-v, unit = m[-1]
-scale = {"elem/s": 1, "Kelem/s": 1e3, "Melem/s": 1e6, "Gelem/s": 1e9}[unit]
-print(float(v) * scale)'
-}
+# shellcheck source=scripts/bench/lib.sh
+. "$ROOT/scripts/bench/lib.sh"
 
 crit_args=()
 [ "$QUICK" = 1 ] && crit_args=(--quick)
@@ -79,7 +70,7 @@ for r in $(seq 1 "$ROUNDS"); do
     n=$("$BIN" --bench "$aqm" | python3 -c 'import json,sys; print(json.load(sys.stdin)["events_per_s"])')
     results+=("ns3-$aqm $n")
     for v in linux rfc; do
-      l=$(cargo bench -q -p latlab-queueing --bench sim -- --exact "engine/events/${aqm}_$v" "${crit_args[@]}" 2>&1 | thrpt)
+      l=$(cargo bench -q -p latlab-queueing --bench sim -- --exact "engine/events/${aqm}_$v" "${crit_args[@]}" 2>&1 | thrpt vs-ns3)
       results+=("latlab-${aqm}_$v $l")
       results+=("ratio-${aqm}_$v $(python3 -c "import sys; print(float(sys.argv[1]) / float(sys.argv[2]))" "$l" "$n")")
       python3 -c "import sys; n,l=map(float,sys.argv[1:]); print(f'round $r $aqm: ns-3 {n:,.0f} events/s  latlab ${aqm}_$v {l:,.0f} events/s ({l/n:,.1f}x)')" "$n" "$l" >&2

@@ -157,7 +157,7 @@ impl ServiceSpec {
 }
 
 impl ServiceTime for ServiceSpec {
-    #[inline]
+    #[inline(always)]
     fn sample(&mut self, rng: &mut Pcg64Mcg) -> f64 {
         match self {
             ServiceSpec::Deterministic { value } => *value,
