@@ -13,7 +13,7 @@
 # stays near the unloaded round trip (a few µs) even when preemption spikes its tail.
 # The rate doubles from --start until a run is not held, then bisects between the last rate
 # held and the first not held, --steps times.
-# Paths: `loopback`, or `veth` (two namespaces this script creates and removes; root only;
+# Paths: `loopback`, or `veth` (two namespaces made and removed with scripts/netns-lab.sh; root only;
 # the only path where af-xdp runs). A run that loses is not an error: it is the answer.
 #
 # Usage: scripts/bench/max-rate.sh [--path loopback|veth] [--datapaths LIST] [--seconds S]
@@ -56,16 +56,13 @@ done
 command -v python3 >/dev/null || die "python3 not found"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/max-rate.XXXXXX")"
-NS_A="latlab-mr-a-$$"
-NS_B="latlab-mr-b-$$"
+LAB="latlab-mr-$$"
+IF=veth0
 SERVER_PID=""
 cleanup() {
     local rc=$?
     [ -z "$SERVER_PID" ] || { kill -KILL "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; } || true
-    if [ "$NET" = veth ]; then
-        ip netns del "$NS_A" 2>/dev/null || true
-        ip netns del "$NS_B" 2>/dev/null || true
-    fi
+    [ "$NET" != veth ] || "$ROOT/scripts/netns-lab.sh" down "$LAB" >/dev/null 2>&1 || true
     rm -rf "$WORK"
     exit "$rc"
 }
@@ -76,18 +73,9 @@ case "$NET" in
     loopback) IP=127.0.0.1; SNS=(); CNS=() ;;
     veth)
         [ "$(id -u)" = 0 ] || die "veth needs root (network namespaces)"
-        ip netns add "$NS_A"; ip netns add "$NS_B"
-        ip link add llmr0 netns "$NS_A" type veth peer name llmr1 netns "$NS_B"
-        ip -n "$NS_A" addr add 10.79.0.1/30 dev llmr0
-        ip -n "$NS_B" addr add 10.79.0.2/30 dev llmr1
-        for ns in "$NS_A" "$NS_B"; do ip -n "$ns" link set lo up; done
-        ip -n "$NS_A" link set llmr0 up; ip -n "$NS_B" link set llmr1 up
-        ip netns exec "$NS_A" ethtool -K llmr0 tx off >/dev/null 2>&1 || true
-        ip netns exec "$NS_B" ethtool -K llmr1 tx off >/dev/null 2>&1 || true
-        mac() { ip -n "$1" -o link show "$2" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'; }
-        ip -n "$NS_A" neigh replace 10.79.0.2 lladdr "$(mac "$NS_B" llmr1)" dev llmr0 nud permanent
-        ip -n "$NS_B" neigh replace 10.79.0.1 lladdr "$(mac "$NS_A" llmr0)" dev llmr1 nud permanent
-        IP=10.79.0.1; SNS=(ip netns exec "$NS_A"); CNS=(ip netns exec "$NS_B")
+        # Two namespaces joined by veth (one queue, offload off, static neighbours).
+        eval "$("$ROOT/scripts/netns-lab.sh" up "$LAB" 79)"
+        IP=$ADDR_A; SNS=(ip netns exec "$NS_A"); CNS=(ip netns exec "$NS_B")
         ;;
     *) die "unknown path '$NET' (loopback, veth)" ;;
 esac
@@ -96,7 +84,7 @@ PORT=18700
 # run DP RATE: one open-loop run; prints "loss_pct p50_us p99_us achieved_hz" or nothing.
 run() {
     local dp="$1" rate="$2" sif=() cif=()
-    if [ "$dp" = af-xdp ]; then sif=(--iface llmr0); cif=(--iface llmr1); fi
+    if [ "$dp" = af-xdp ]; then sif=(--iface "$IF"); cif=(--iface "$IF"); fi
     PORT=$((PORT + 1))
     "${SNS[@]}" taskset -c "$SERVER_CPU" "$LATLAB" reflect --bind "$IP:$PORT" --cpu "$SERVER_CPU" \
         --datapath "$dp" "${sif[@]}" --duration "$((SECS + 20))s" >"$WORK/server" 2>&1 &
