@@ -13,7 +13,8 @@
 # always uses the kernel's sockets; every latlab datapath is compared with it.
 #
 # Paths: `loopback` (127.0.0.1) and `veth` (two network namespaces this script creates, joined
-# by a veth pair, 10.78.0.1 <-> 10.78.0.2, TX checksum offload off, static neighbour entries;
+# by a veth pair with scripts/netns-lab.sh, 10.77.78.1 <-> 10.77.78.2, TX checksum offload off,
+# static neighbour entries;
 # removed on exit). veth needs root; without it only loopback runs.
 #
 # sockperf reports RTT/2 unless given --full-rtt; this script asks for the full round trip
@@ -168,8 +169,10 @@ NCPU=$(nproc)
     die "CPUs $SERVER_CPU and $CLIENT_CPU: this machine has $NCPU"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/vs-sockperf.XXXXXX")"
-NS_A="latlab-vs-a-$$"
-NS_B="latlab-vs-b-$$"
+LAB="latlab-vs-$$"
+NS_A="$LAB-a"
+NS_B="$LAB-b"
+ADDR_A=""
 NETNS_MADE=0
 SERVER_PID=""
 CLIENT_PID=""
@@ -182,9 +185,7 @@ cleanup() {
         wait "$pid" 2>/dev/null || true
     done
     if [ "$NETNS_MADE" = 1 ]; then
-        # Deleting a namespace deletes the veth end inside it, and with it the pair.
-        ip netns del "$NS_A" 2>/dev/null || true
-        ip netns del "$NS_B" 2>/dev/null || true
+        "$ROOT/scripts/netns-lab.sh" down "$LAB" >/dev/null 2>&1 || true
     fi
     if [ "$KEEP" = 1 ]; then
         echo "raw outputs kept in $WORK" >&2
@@ -198,31 +199,15 @@ trap 'exit 130' INT TERM
 
 setup_veth() {
     NETNS_MADE=1
-    ip netns add "$NS_A"
-    ip netns add "$NS_B"
-    ip link add llvs0 netns "$NS_A" type veth peer name llvs1 netns "$NS_B"
-    ip -n "$NS_A" addr add 10.78.0.1/24 dev llvs0
-    ip -n "$NS_B" addr add 10.78.0.2/24 dev llvs1
-    for ns in "$NS_A" "$NS_B"; do ip -n "$ns" link set lo up; done
-    ip -n "$NS_A" link set llvs0 up
-    ip -n "$NS_B" link set llvs1 up
-    if command -v ethtool >/dev/null; then
-        ip netns exec "$NS_A" ethtool -K llvs0 tx off >/dev/null
-        ip netns exec "$NS_B" ethtool -K llvs1 tx off >/dev/null
-    else
-        echo "vs-sockperf: ethtool not found; veth TX checksum offload left on" >&2
-    fi
-    local mac_a mac_b
-    mac_a=$(ip -n "$NS_A" -o link show llvs0 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
-    mac_b=$(ip -n "$NS_B" -o link show llvs1 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
-    ip -n "$NS_A" neigh replace 10.78.0.2 lladdr "$mac_b" dev llvs0 nud permanent
-    ip -n "$NS_B" neigh replace 10.78.0.1 lladdr "$mac_a" dev llvs1 nud permanent
+    # Two namespaces joined by veth (veth0 at each end: one queue, TX checksum offload off,
+    # static neighbour entries); sets NS_A, NS_B, ADDR_A, ADDR_B.
+    eval "$("$ROOT/scripts/netns-lab.sh" up "$LAB" 78)"
 }
 
 # Per path: the namespace of each side (empty: this one) and the server's address.
 path_server_ns() { [ "$1" = veth ] && echo "$NS_A" || true; }
 path_client_ns() { [ "$1" = veth ] && echo "$NS_B" || true; }
-path_ip() { [ "$1" = veth ] && echo 10.78.0.1 || echo 127.0.0.1; }
+path_ip() { [ "$1" = veth ] && echo "$ADDR_A" || echo 127.0.0.1; }
 
 # in_ns NS CMD...: runs CMD in namespace NS, or here when NS is empty.
 in_ns() {
@@ -350,8 +335,8 @@ run_one() {
     [ "$dp" = io-uring ] && [ "$proto" = tcp ] && sdp=kernel
     if [ "$dp" = af-xdp ]; then
         # The reflector binds the server's veth end, the probe the client's.
-        sif=(--iface llvs0)
-        cif=(--iface llvs1)
+        sif=(--iface veth0)
+        cif=(--iface veth0)
     else
         sif=()
         cif=()
